@@ -1,0 +1,19 @@
+/**
+ * Who is acting. Every authentication method (API key today; JWT and cookie later) turns its
+ * credentials into one of these, and services decide access from it alone.
+ */
+export type Scope = 'read' | 'write'
+
+export interface Principal {
+  /** How the caller authenticated. */
+  method: 'api-key'
+  /** Stable identifier of the actor, for logs and audit: the API key id, or a JWT `sub`. */
+  subject: string
+  /** Organisations the principal may act on; '*' for all. */
+  organisations: readonly string[] | '*'
+  scope: Scope
+}
+
+export function canActOn(principal: Principal, organisationId: string): boolean {
+  return principal.organisations === '*' || principal.organisations.includes(organisationId)
+}

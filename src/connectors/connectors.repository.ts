@@ -1,0 +1,245 @@
+import { sql, type Expression, type SqlBool } from 'kysely'
+import type { Db } from '../db/database.ts'
+import type { ConnectorsTable } from '../db/schema.ts'
+import type { KeysetSource, SortKey } from '../http/pagination.ts'
+import type { AuthSchemeConfig } from './auth-scheme.schemas.ts'
+import type { Category, ConnectionVariable, Tags } from './connectors.schemas.ts'
+
+export interface ConnectorRecord {
+  id: string
+  organisationId: string
+  name: string
+  protocol: 'http'
+  baseUrl: string
+  isPublic: boolean
+  documentationUrl: string | null
+  imageUrl: string | null
+  authSchemeConfigs: AuthSchemeConfig[]
+  connectionVariables: ConnectionVariable[]
+  tags: Tags
+  categories: Category[]
+  createdAt: string
+  updatedAt: string
+}
+
+export type ConnectorFields = Omit<ConnectorRecord, 'id' | 'organisationId' | 'protocol' | 'createdAt' | 'updatedAt'>
+
+type Row = ConnectorsTable
+
+function columnsOf(fields: ConnectorFields) {
+  return {
+    name: fields.name,
+    base_url: fields.baseUrl,
+    is_public: fields.isPublic ? 1 : 0,
+    documentation_url: fields.documentationUrl,
+    image_url: fields.imageUrl,
+    auth_scheme_configs: JSON.stringify(fields.authSchemeConfigs),
+    connection_variables: JSON.stringify(fields.connectionVariables),
+  }
+}
+
+async function attachLabels(db: Db, rows: Row[]): Promise<ConnectorRecord[]> {
+  if (rows.length === 0) return []
+  const ids = rows.map((r) => r.id)
+  const [tagRows, categoryRows] = await Promise.all([
+    db.kysely.selectFrom('connector_tags').selectAll().where('connector_id', 'in', ids).orderBy('position').execute(),
+    db.kysely.selectFrom('connector_categories').selectAll().where('connector_id', 'in', ids).orderBy('category').execute(),
+  ])
+  const tags = new Map<string, Tags>()
+  for (const t of tagRows) {
+    const map = tags.get(t.connector_id) ?? {}
+    const values = (map[t.tag_key] ??= [])
+    if (t.tag_value !== null) values.push(t.tag_value)
+    tags.set(t.connector_id, map)
+  }
+  const categories = new Map<string, Category[]>()
+  for (const c of categoryRows) {
+    const list = categories.get(c.connector_id) ?? []
+    list.push(c.category as Category)
+    categories.set(c.connector_id, list)
+  }
+  return rows.map((row) => ({
+    id: row.id,
+    organisationId: row.organisation_id,
+    name: row.name,
+    protocol: 'http',
+    baseUrl: row.base_url,
+    isPublic: row.is_public === 1,
+    documentationUrl: row.documentation_url,
+    imageUrl: row.image_url,
+    authSchemeConfigs: JSON.parse(row.auth_scheme_configs) as AuthSchemeConfig[],
+    connectionVariables: JSON.parse(row.connection_variables) as ConnectionVariable[],
+    tags: tags.get(row.id) ?? {},
+    categories: categories.get(row.id) ?? [],
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  }))
+}
+
+export async function insertConnector(
+  db: Db,
+  connector: { id: string; organisationId: string } & ConnectorFields,
+): Promise<void> {
+  const now = db.dialect.now()
+  await db.kysely
+    .insertInto('connectors')
+    .values({
+      id: connector.id,
+      organisation_id: connector.organisationId,
+      protocol: 'http',
+      ...columnsOf(connector),
+      created_at: now,
+      updated_at: now,
+    })
+    .execute()
+  await replaceTags(db, connector.id, connector.tags)
+  await replaceCategories(db, connector.id, connector.categories)
+}
+
+export async function findConnector(db: Db, organisationId: string, id: string): Promise<ConnectorRecord | undefined> {
+  const row = await db.kysely
+    .selectFrom('connectors')
+    .selectAll()
+    .where('id', '=', id)
+    .where('organisation_id', '=', organisationId)
+    .executeTakeFirst()
+  return row && (await attachLabels(db, [row]))[0]
+}
+
+export async function updateConnector(db: Db, id: string, fields: ConnectorFields): Promise<void> {
+  await db.kysely
+    .updateTable('connectors')
+    .set({ ...columnsOf(fields), updated_at: db.dialect.now() })
+    .where('id', '=', id)
+    .execute()
+  await replaceTags(db, id, fields.tags)
+  await replaceCategories(db, id, fields.categories)
+}
+
+/** Marks the connector changed: any change to it or its versions moves its updatedAt. */
+export async function touchConnector(db: Db, id: string): Promise<void> {
+  await db.kysely.updateTable('connectors').set({ updated_at: db.dialect.now() }).where('id', '=', id).execute()
+}
+
+export async function deleteConnector(db: Db, id: string): Promise<void> {
+  await db.kysely.deleteFrom('connectors').where('id', '=', id).execute()
+}
+
+export async function replaceTags(db: Db, connectorId: string, tags: Tags): Promise<void> {
+  await db.kysely.deleteFrom('connector_tags').where('connector_id', '=', connectorId).execute()
+  const rows: { connector_id: string; tag_key: string; tag_value: string | null; position: number }[] = []
+  for (const [key, values] of Object.entries(tags)) {
+    const unique = [...new Set(values)]
+    if (unique.length === 0) rows.push({ connector_id: connectorId, tag_key: key, tag_value: null, position: rows.length })
+    for (const value of unique) rows.push({ connector_id: connectorId, tag_key: key, tag_value: value, position: rows.length })
+  }
+  if (rows.length > 0) await db.kysely.insertInto('connector_tags').values(rows).execute()
+}
+
+export async function replaceCategories(db: Db, connectorId: string, categories: readonly Category[]): Promise<void> {
+  await db.kysely.deleteFrom('connector_categories').where('connector_id', '=', connectorId).execute()
+  const unique = [...new Set(categories)]
+  if (unique.length > 0) {
+    await db.kysely
+      .insertInto('connector_categories')
+      .values(unique.map((category) => ({ connector_id: connectorId, category })))
+      .execute()
+  }
+}
+
+export interface ConnectorFilter {
+  /** Owning organisation, or undefined for the public catalogue. */
+  organisationId?: string
+  name?: string
+  protocol?: string
+  tags?: { key: string; value?: string }[]
+  categories?: readonly Category[]
+}
+
+const COLUMN_OF_FIELD: Record<string, keyof Row> = {
+  name: 'name',
+  createdAt: 'created_at',
+  updatedAt: 'updated_at',
+  id: 'id',
+}
+
+function containsIgnoringCase(column: string, text: string) {
+  const pattern = `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`
+  return sql<SqlBool>`lower(${sql.ref(column)}) like ${pattern} escape '\\'`
+}
+
+/** ListConnectors / ListPublicConnectors with filters and a sort of (field, direction) pairs. */
+export function connectorsListing(
+  db: Db,
+  filter: ConnectorFilter,
+  sort: readonly { field: string; direction: 'asc' | 'desc' }[],
+): KeysetSource<ConnectorRecord> {
+  const keys: SortKey[] = sort.map((s) => ({ column: `connectors.${COLUMN_OF_FIELD[s.field]!}`, direction: s.direction }))
+  const columns = sort.map((s) => COLUMN_OF_FIELD[s.field]!)
+
+  const filtered = () => {
+    let query = db.kysely.selectFrom('connectors')
+    query =
+      filter.organisationId === undefined
+        ? query.where('is_public', '=', 1)
+        : query.where('organisation_id', '=', filter.organisationId)
+    // Case-insensitive substring matches; the user's text is escaped so % and _ match literally.
+    if (filter.name) query = query.where(containsIgnoringCase('connectors.name', filter.name))
+    if (filter.protocol) query = query.where(containsIgnoringCase('connectors.protocol', filter.protocol))
+    for (const tag of filter.tags ?? []) {
+      query = query.where((eb) => {
+        let sub = eb
+          .selectFrom('connector_tags')
+          .select('connector_tags.connector_id')
+          .whereRef('connector_tags.connector_id', '=', 'connectors.id')
+          .where('connector_tags.tag_key', '=', tag.key)
+        if (tag.value !== undefined) sub = sub.where('connector_tags.tag_value', '=', tag.value)
+        return eb.exists(sub)
+      })
+    }
+    if (filter.categories && filter.categories.length > 0) {
+      const categories = filter.categories
+      query = query.where((eb) =>
+        eb.exists(
+          eb
+            .selectFrom('connector_categories')
+            .select('connector_categories.connector_id')
+            .whereRef('connector_categories.connector_id', '=', 'connectors.id')
+            .where('connector_categories.category', 'in', categories),
+        ),
+      )
+    }
+    return query
+  }
+
+  return {
+    keys,
+    scope: `connectors:${filter.organisationId ?? 'public'}:${JSON.stringify([filter, sort])}`,
+    valuesOf: (c) => columns.map((col) => rowValue(c, col)),
+    async fetch(condition: ((eb: never) => Expression<SqlBool>) | undefined, order, limit) {
+      let query = filtered().selectAll('connectors')
+      if (condition) query = query.where(condition as never)
+      for (const key of order) query = query.orderBy(key.column as 'connectors.id', key.direction)
+      return attachLabels(db, await query.limit(limit).execute())
+    },
+    async count() {
+      const row = await filtered()
+        .select((eb) => eb.fn.countAll<number | string>().as('n'))
+        .executeTakeFirstOrThrow()
+      return Number(row.n)
+    },
+  }
+}
+
+function rowValue(c: ConnectorRecord, column: keyof Row): string {
+  switch (column) {
+    case 'name':
+      return c.name
+    case 'created_at':
+      return c.createdAt
+    case 'updated_at':
+      return c.updatedAt
+    default:
+      return c.id
+  }
+}

@@ -1,0 +1,76 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import SQLite from 'better-sqlite3'
+import pg from 'pg'
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely'
+import type { Database } from './schema.ts'
+import { postgresDialect, sqliteDialect, type Dialect } from './dialect.ts'
+
+export interface Db {
+  kysely: Kysely<Database>
+  dialect: Dialect
+  /** Human-readable location, for start-up logs (never includes a password). */
+  location: string
+  close(): Promise<void>
+}
+
+export interface DatabaseOptions {
+  /** postgres://… selects PostgreSQL; otherwise SQLite at `sqliteFile`. */
+  databaseUrl?: string | undefined
+  poolMax?: number
+  sqliteFile?: string
+}
+
+export function sqliteFileIn(dataDir: string): string {
+  return path.join(dataDir, 'registry.db')
+}
+
+export function openDatabase(options: DatabaseOptions): Db {
+  if (options.databaseUrl) {
+    const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolMax ?? 10 })
+    // An idle client losing its connection must not crash the process; the pool replaces it.
+    pool.on('error', () => {})
+    const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+    const url = new URL(options.databaseUrl)
+    url.password = ''
+    return { kysely, dialect: postgresDialect, location: url.toString(), close: () => kysely.destroy() }
+  }
+  const file = options.sqliteFile
+  if (!file) throw new Error('sqliteFile is required without a databaseUrl')
+  if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true })
+  const sqlite = new SQLite(file)
+  sqlite.pragma('journal_mode = WAL')
+  sqlite.pragma('busy_timeout = 5000')
+  sqlite.pragma('foreign_keys = ON')
+  // WAL + NORMAL survives a process crash (kill -9) without losing committed transactions.
+  sqlite.pragma('synchronous = NORMAL')
+  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) })
+  return { kysely, dialect: sqliteDialect, location: file, close: () => kysely.destroy() }
+}
+
+const MAX_ATTEMPTS = 6
+
+/**
+ * Runs `work` in one write transaction on one connection. Transient failures (serialization
+ * failures, deadlocks, SQLITE_BUSY) are retried with jittered back-off so clients never see them.
+ */
+export async function writeTransaction<T>(db: Db, work: (tx: Db) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await db.kysely.connection().execute(async (conn) => {
+        await sql.raw(db.dialect.beginWrite).execute(conn)
+        try {
+          const result = await work({ ...db, kysely: conn })
+          await sql.raw('commit').execute(conn)
+          return result
+        } catch (error) {
+          await sql.raw('rollback').execute(conn).catch(() => {})
+          throw error
+        }
+      })
+    } catch (error) {
+      if (attempt >= MAX_ATTEMPTS || !db.dialect.isTransient(error)) throw error
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * 2 ** attempt))
+    }
+  }
+}

@@ -1,0 +1,79 @@
+import { sql, type Kysely, type RawBuilder } from 'kysely'
+import type { Database } from './schema.ts'
+
+/**
+ * Every difference between SQLite and PostgreSQL lives here; repositories and migrations
+ * call these helpers and otherwise stay dialect-neutral.
+ */
+export type DialectName = 'sqlite' | 'postgres'
+
+export interface Dialect {
+  name: DialectName
+  /** The database clock as an ISO-8601 UTC string with milliseconds. */
+  now(): RawBuilder<string>
+  /** Statement opening a write transaction. */
+  beginWrite: string
+  /**
+   * Takes the per-connector write lock inside a write transaction and tells whether the
+   * connector exists in the organisation. SQLite's BEGIN IMMEDIATE already holds the database
+   * write lock; PostgreSQL locks the connector row, serialising writers of one connector.
+   */
+  lockConnector(trx: Kysely<Database>, organisationId: string, connectorId: string): Promise<boolean>
+  /** True for errors a retried transaction can succeed after (serialization failure, deadlock, busy). */
+  isTransient(error: unknown): boolean
+  /** True when the error is a unique-key violation. */
+  isUniqueViolation(error: unknown): boolean
+}
+
+function errorCode(error: unknown): string | undefined {
+  if (typeof error === 'object' && error !== null && 'code' in error) {
+    const code = (error as { code: unknown }).code
+    return typeof code === 'string' ? code : undefined
+  }
+  return undefined
+}
+
+export const sqliteDialect: Dialect = {
+  name: 'sqlite',
+  now: () => sql<string>`strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`,
+  // IMMEDIATE takes the write lock up front, so two writers never deadlock upgrading a read lock.
+  beginWrite: 'begin immediate',
+  async lockConnector(trx, organisationId, connectorId) {
+    const row = await trx
+      .selectFrom('connectors')
+      .select('id')
+      .where('id', '=', connectorId)
+      .where('organisation_id', '=', organisationId)
+      .executeTakeFirst()
+    return row !== undefined
+  },
+  isTransient: (error) => {
+    const code = errorCode(error)
+    return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || code === 'SQLITE_BUSY_SNAPSHOT'
+  },
+  isUniqueViolation: (error) => {
+    const code = errorCode(error)
+    return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
+  },
+}
+
+export const postgresDialect: Dialect = {
+  name: 'postgres',
+  now: () => sql<string>`to_char(clock_timestamp() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`,
+  beginWrite: 'begin',
+  async lockConnector(trx, organisationId, connectorId) {
+    const row = await trx
+      .selectFrom('connectors')
+      .select('id')
+      .where('id', '=', connectorId)
+      .where('organisation_id', '=', organisationId)
+      .forUpdate()
+      .executeTakeFirst()
+    return row !== undefined
+  },
+  isTransient: (error) => {
+    const code = errorCode(error)
+    return code === '40001' || code === '40P01'
+  },
+  isUniqueViolation: (error) => errorCode(error) === '23505',
+}

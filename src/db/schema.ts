@@ -1,0 +1,86 @@
+import type { Generated } from 'kysely'
+
+/**
+ * Row types of every table. They never leave the repositories: services and routes work
+ * with the domain types each repository returns.
+ *
+ * Timestamps are ISO-8601 UTC strings with millisecond precision produced by the database
+ * clock (see dialect.ts), so they sort lexicographically and read identically on both
+ * dialects. Booleans are stored as 0/1 integers for the same reason.
+ */
+export interface OrganisationsTable {
+  id: string
+  name: string
+  created_at: string
+}
+
+export interface ApiKeysTable {
+  id: string
+  organisation_id: string
+  name: string
+  secret_hash: string
+  created_at: string
+  revoked_at: string | null
+}
+
+export interface ConnectorsTable {
+  id: string
+  organisation_id: string
+  name: string
+  protocol: string
+  base_url: string
+  is_public: number
+  documentation_url: string | null
+  image_url: string | null
+  auth_scheme_configs: string
+  connection_variables: string
+  created_at: string
+  updated_at: string
+}
+
+export interface ConnectorTagsTable {
+  connector_id: string
+  tag_key: string
+  /** null marks a key without values: `{"beta": []}` */
+  tag_value: string | null
+  position: number
+}
+
+export interface ConnectorCategoriesTable {
+  connector_id: string
+  category: string
+}
+
+export interface ConnectorVersionsTable {
+  id: string
+  connector_id: string
+  name: string
+  description: string | null
+  published_at: string | null
+  created_at: string
+  updated_at: string
+}
+
+/** At most one row per connector: the version the user pinned as `default`. */
+export interface ConnectorDefaultsTable {
+  connector_id: string
+  version_id: string
+}
+
+export interface RegistrySettingsTable {
+  key: string
+  value: string
+}
+
+export interface Database {
+  organisations: OrganisationsTable
+  api_keys: ApiKeysTable
+  connectors: ConnectorsTable
+  connector_tags: ConnectorTagsTable
+  connector_categories: ConnectorCategoriesTable
+  connector_versions: ConnectorVersionsTable
+  connector_defaults: ConnectorDefaultsTable
+  registry_settings: RegistrySettingsTable
+}
+
+export type { Generated }

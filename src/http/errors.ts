@@ -1,0 +1,63 @@
+/**
+ * The error catalogue: every machine-readable `code` the API can answer with, its HTTP status
+ * and default message. Services throw ApiError; the error handler renders the reference
+ * `Error` envelope `{code, message, fields?, details?}`. README lists these codes.
+ */
+export const ERROR_CODES = {
+  validation_failed: [400, 'The request is invalid.'],
+  invalid_json: [400, 'The request body is not valid JSON.'],
+  invalid_cursor: [400, 'The pagination cursor is invalid or belongs to another listing.'],
+  read_only_field: [400, 'Read-only fields cannot be changed.'],
+  reserved_version_name: [400, 'Version names "latest" and "default" are reserved.'],
+  invalid_version_name: [400, 'Version names are 1-128 printable characters without "/".'],
+  unsupported_protocol: [400, 'Only the http protocol is supported.'],
+  default_requires_published: [400, 'Only a published version can be the default.'],
+  unknown_version: [400, 'The version named in the request does not exist.'],
+  unauthenticated: [401, 'Missing, invalid, expired or revoked credentials.'],
+  forbidden: [403, 'These credentials may not act on this organisation.'],
+  not_found: [404, 'The requested resource does not exist.'],
+  connector_not_found: [404, 'The connector does not exist.'],
+  version_not_found: [404, 'The connector version does not exist.'],
+  version_name_conflict: [409, 'Another version of this connector already has that name.'],
+  version_published: [409, 'A published version is immutable.'],
+  version_already_published: [409, 'The version is already published.'],
+  version_not_published: [409, 'The version is not published.'],
+  precondition_failed: [412, 'If-Match does not match the current entity tag.'],
+  payload_too_large: [413, 'The request body is larger than the limit.'],
+  unsupported_media_type: [415, 'Request bodies must be application/json.'],
+  internal_error: [500, 'Internal server error.'],
+  service_unavailable: [503, 'The service is not ready.'],
+} as const satisfies Record<string, readonly [number, string]>
+
+export type ErrorCode = keyof typeof ERROR_CODES
+
+export interface ErrorField {
+  field: string
+  message: string
+}
+
+export class ApiError extends Error {
+  readonly status: number
+  readonly code: ErrorCode
+  readonly fields: ErrorField[] | undefined
+  readonly details: string | undefined
+
+  constructor(code: ErrorCode, options: { message?: string; fields?: ErrorField[]; details?: string } = {}) {
+    const [status, defaultMessage] = ERROR_CODES[code]
+    super(options.message ?? defaultMessage)
+    this.name = 'ApiError'
+    this.status = status
+    this.code = code
+    this.fields = options.fields
+    this.details = options.details
+  }
+
+  toBody(): { code: string; message: string; fields?: ErrorField[]; details?: string } {
+    return {
+      code: this.code,
+      message: this.message,
+      ...(this.fields ? { fields: this.fields } : {}),
+      ...(this.details !== undefined ? { details: this.details } : {}),
+    }
+  }
+}

@@ -1,0 +1,147 @@
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
+import { sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely'
+import { ApiError } from './errors.ts'
+
+/**
+ * Keyset pagination with opaque, tamper-evident cursors.
+ *
+ * A cursor holds the sort-key values of one item plus a hash of the listing it came from
+ * (resource, organisation, filters, sort), signed with HMAC-SHA256 under a secret kept in the
+ * database so every replica accepts every other replica's cursors. An edited cursor or one
+ * from another listing fails verification and is rejected with 400 `invalid_cursor`.
+ */
+export interface SortKey {
+  column: string
+  direction: 'asc' | 'desc'
+}
+
+export interface PageRequest {
+  first: number
+  after?: string | undefined
+  before?: string | undefined
+}
+
+export interface PageInfo {
+  totalCount: number
+  next?: string
+  prev?: string
+}
+
+export class CursorCodec {
+  readonly #secret: Buffer
+
+  constructor(secret: Buffer) {
+    this.#secret = secret
+  }
+
+  encode(scope: string, values: readonly unknown[]): string {
+    const body = Buffer.from(JSON.stringify({ s: scopeHash(scope), v: values })).toString('base64url')
+    return `${body}.${this.#sign(body)}`
+  }
+
+  decode(scope: string, cursor: string): unknown[] {
+    const [body, signature, extra] = cursor.split('.')
+    if (!body || !signature || extra !== undefined) throw new ApiError('invalid_cursor')
+    const expected = Buffer.from(this.#sign(body))
+    const presented = Buffer.from(signature)
+    if (expected.length !== presented.length || !timingSafeEqual(expected, presented)) {
+      throw new ApiError('invalid_cursor')
+    }
+    const payload = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as { s: string; v: unknown[] }
+    if (payload.s !== scopeHash(scope) || !Array.isArray(payload.v)) throw new ApiError('invalid_cursor')
+    return payload.v
+  }
+
+  #sign(body: string): string {
+    return createHmac('sha256', this.#secret).update(body).digest('base64url')
+  }
+}
+
+function scopeHash(scope: string): string {
+  return createHash('sha256').update(scope).digest('base64url').slice(0, 16)
+}
+
+type AnyEb = ExpressionBuilder<any, any> // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/**
+ * Rows strictly after (`side = 'after'`) or before the position `values` in the order `keys`:
+ * (k1 > v1) OR (k1 = v1 AND k2 > v2) OR …, with comparisons flipped for descending keys.
+ */
+export function keysetCondition(
+  eb: AnyEb,
+  keys: readonly SortKey[],
+  values: readonly unknown[],
+  side: 'after' | 'before',
+): Expression<SqlBool> {
+  const branches = keys.map((key, i) => {
+    const ascending = key.direction === 'asc'
+    const op = (side === 'after') === ascending ? '>' : '<'
+    const equalities = keys.slice(0, i).map((k, j) => eb(sql.ref(k.column), '=', values[j]))
+    return eb.and([...equalities, eb(sql.ref(key.column), op, values[i])])
+  })
+  return eb.or(branches)
+}
+
+export function reversed(keys: readonly SortKey[]): SortKey[] {
+  return keys.map((k) => ({ column: k.column, direction: k.direction === 'asc' ? 'desc' : 'asc' }))
+}
+
+export interface KeysetSource<Row> {
+  /** Sort keys; the last must be unique (the id), so the order is total. */
+  keys: readonly SortKey[]
+  /** Listing identity for cursor scoping (resource, owner, filters, sort). */
+  scope: string
+  /** Sort-key values of a row, in `keys` order, as stored. */
+  valuesOf(row: Row): unknown[]
+  /** Rows matching the listing's filters and `condition`, ordered by `order`, at most `limit`. */
+  fetch(condition: ((eb: AnyEb) => Expression<SqlBool>) | undefined, order: readonly SortKey[], limit: number): Promise<Row[]>
+  count(): Promise<number>
+}
+
+export async function paginate<Row>(
+  codec: CursorCodec,
+  source: KeysetSource<Row>,
+  page: PageRequest,
+): Promise<{ rows: Row[]; pageInfo: PageInfo }> {
+  if (page.after !== undefined && page.before !== undefined) {
+    throw new ApiError('validation_failed', {
+      message: 'Use either after or before, not both.',
+      fields: [{ field: 'before', message: 'cannot be combined with after' }],
+    })
+  }
+  const cursorValues = (cursor: string) => {
+    const values = codec.decode(source.scope, cursor)
+    if (values.length !== source.keys.length) throw new ApiError('invalid_cursor')
+    return values
+  }
+  const { keys } = source
+  const backward = page.before !== undefined
+  const anchor = page.after ?? page.before
+  const anchorValues = anchor === undefined ? undefined : cursorValues(anchor)
+  const side = backward ? 'before' : 'after'
+  const condition = anchorValues && ((eb: AnyEb) => keysetCondition(eb, keys, anchorValues, side))
+
+  const [fetched, totalCount] = await Promise.all([
+    source.fetch(condition, backward ? reversed(keys) : keys, page.first + 1),
+    source.count(),
+  ])
+  const hasMoreInDirection = fetched.length > page.first
+  const rows = fetched.slice(0, page.first)
+  if (backward) rows.reverse()
+
+  const pageInfo: PageInfo = { totalCount }
+  const first = rows[0]
+  const last = rows[rows.length - 1]
+  const cursorOf = (row: Row) => codec.encode(source.scope, source.valuesOf(row))
+  // Going forward, more rows ahead means a next page; anything before the anchor means a previous one.
+  const hasNext = backward ? anchorValues !== undefined : hasMoreInDirection
+  const hasPrev = backward ? hasMoreInDirection : anchorValues !== undefined
+  if (last && hasNext) pageInfo.next = cursorOf(last)
+  if (first && hasPrev) pageInfo.prev = cursorOf(first)
+  if (!first && anchor !== undefined) {
+    // An empty page reached through a cursor still lets the client turn back.
+    if (backward) pageInfo.next = anchor
+    else pageInfo.prev = anchor
+  }
+  return { rows, pageInfo }
+}
