@@ -6,7 +6,7 @@ import { MessageSchema } from '../http/schemas.ts'
  * only; credentials are out of scope). A discriminated union on `schemeType`, validated strictly.
  */
 const base = {
-  id: Type.String({ minLength: 1, maxLength: 64, description: 'Client-generated, unique within the array.' }),
+  id: Type.String({ format: 'ulid', description: 'Client-generated ULID, unique within the array.' }),
   description: Type.String({ maxLength: 1024 }),
   validationMessages: Type.Optional(Type.Array(MessageSchema, { description: 'Ignored when sent.' })),
 }
