@@ -8,6 +8,7 @@ import { connectorRoutes } from './connectors/connectors.routes.ts'
 import type { Db } from './db/database.ts'
 import { getOrCreateSetting } from './db/settings.ts'
 import { registerErrorHandling, sendError } from './http/error-handler.ts'
+import { idempotency } from './idempotency/idempotency.plugin.ts'
 import { ApiError } from './http/errors.ts'
 import { CursorCodec } from './http/pagination.ts'
 import { validatorCompiler } from './http/validation.ts'
@@ -77,6 +78,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   const registry: Registry = { db: options.db, cursors: new CursorCodec(await cursorSecret(options.db)) }
   await app.register(authentication, { registry })
+  await app.register(idempotency, { registry })
   await app.register(systemRoutes, { registry })
   await app.register(connectorRoutes, { registry })
   await app.register(versionRoutes, { registry })

@@ -5,6 +5,7 @@ import {
   ConnectorParams,
   errorResponses,
   ForceQuery,
+  IdempotencyHeaders,
   IfMatchHeaders,
   IfNoneMatchHeaders,
   OrganisationParams,
@@ -30,11 +31,13 @@ export const connectorRoutes: FastifyPluginAsyncTypebox<{ registry: Registry }> 
   app.route({
     method: 'POST',
     url: '/o/:organisation_id/protocols/http/connectors',
+    config: { idempotent: true },
     schema: {
       operationId: 'CreateHTTPConnector',
       summary: 'Create an HTTP connector',
       tags: [...tags, 'protocol-http'],
       params: OrganisationParams,
+      headers: IdempotencyHeaders,
       body: HttpConnectorCreateSchema,
       response: { 201: HttpConnectorSchema, ...errorResponses },
     },
@@ -42,6 +45,18 @@ export const connectorRoutes: FastifyPluginAsyncTypebox<{ registry: Registry }> 
       const connector = await connectors.createHttpConnector(registry, request.principal, request.params.organisation_id, request.body)
       return reply.code(201).header('etag', connectors.connectorEtag(connector)).send(connector)
     },
+  })
+
+  // Other protocols of the reference (bigquery …) are not supported: a clear 400, not a 404.
+  app.route({
+    method: 'POST',
+    url: '/o/:organisation_id/protocols/:protocol/connectors',
+    schema: {
+      hide: true,
+      params: Type.Object({ organisation_id: OrganisationParams.properties.organisation_id, protocol: Type.String() }),
+    },
+    handler: async (request) =>
+      connectors.createConnectorOfProtocol(registry, request.principal, request.params.organisation_id, request.params.protocol),
   })
 
   app.route({

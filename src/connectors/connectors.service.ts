@@ -134,6 +134,19 @@ export async function createHttpConnector(
   })
 }
 
+/** Only http connectors exist here; the reference's other protocols are a clear 400. */
+export async function createConnectorOfProtocol(
+  _registry: Registry,
+  principal: Principal,
+  organisationId: string,
+  protocol: string,
+): Promise<never> {
+  authorize(principal, organisationId, 'write')
+  throw new ApiError('unsupported_protocol', {
+    message: `Protocol "${protocol}" is not supported; only http connectors can be created.`,
+  })
+}
+
 export async function getConnector(registry: Registry, principal: Principal, target: ConnectorTarget): Promise<HttpConnector> {
   authorize(principal, target.organisationId, 'read')
   return connectorDto(registry.db, await requireConnector(registry.db, target))

@@ -1,10 +1,12 @@
 import { Migrator, type Migration, type MigrationProvider } from 'kysely'
 import type { Db } from './database.ts'
 import * as initial from './migrations/0001_initial.ts'
+import * as idempotency from './migrations/0002_idempotency.ts'
 
 // Listed statically so migrations work the same from source, tests and any bundle.
 const migrations: Record<string, Migration> = {
   '0001_initial': initial,
+  '0002_idempotency': idempotency,
 }
 
 const provider: MigrationProvider = { getMigrations: async () => migrations }

@@ -72,6 +72,17 @@ export interface RegistrySettingsTable {
   value: string
 }
 
+export interface IdempotencyKeysTable {
+  organisation_id: string
+  idempotency_key: string
+  fingerprint: string
+  created_at: string
+  locked_until: string
+  status_code: number | null
+  response_body: string | null
+  response_etag: string | null
+}
+
 export interface Database {
   organisations: OrganisationsTable
   api_keys: ApiKeysTable
@@ -81,6 +92,7 @@ export interface Database {
   connector_versions: ConnectorVersionsTable
   connector_defaults: ConnectorDefaultsTable
   registry_settings: RegistrySettingsTable
+  idempotency_keys: IdempotencyKeysTable
 }
 
 export type { Generated }

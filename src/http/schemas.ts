@@ -64,9 +64,20 @@ export const ForceQuery = Type.Object({
   force: Type.Optional(Type.Boolean({ default: false })),
 })
 
-export const IfMatchHeaders = Type.Object({
-  'if-match': Type.Optional(Type.String({ maxLength: 1024, description: 'Strong ETag from a previous GET; 412 when it no longer matches.' })),
-})
+const ifMatch = Type.Optional(
+  Type.String({ maxLength: 1024, description: 'Strong ETag from a previous GET; 412 when it no longer matches.' }),
+)
+const idempotencyKey = Type.Optional(
+  Type.String({
+    description:
+      'Makes the POST safe to retry: the first response is stored for 24 h and replayed for the same key; ' +
+      'the same key with a different request is 422, a repeat while the first still runs is 409.',
+  }),
+)
+
+export const IfMatchHeaders = Type.Object({ 'if-match': ifMatch })
+export const IdempotencyHeaders = Type.Object({ 'idempotency-key': idempotencyKey })
+export const IfMatchIdempotencyHeaders = Type.Object({ 'if-match': ifMatch, 'idempotency-key': idempotencyKey })
 
 export const IfNoneMatchHeaders = Type.Object({
   'if-none-match': Type.Optional(Type.String({ maxLength: 1024 })),

@@ -5,6 +5,8 @@ import {
   ConnectorParams,
   errorResponses,
   ForceQuery,
+  IdempotencyHeaders,
+  IfMatchIdempotencyHeaders,
   IfMatchHeaders,
   IfNoneMatchHeaders,
   PageQuery,
@@ -32,11 +34,13 @@ export const versionRoutes: FastifyPluginAsyncTypebox<{ registry: Registry }> = 
   app.route({
     method: 'POST',
     url: '/o/:organisation_id/connectors/:connector_id/versions',
+    config: { idempotent: true },
     schema: {
       operationId: 'CreateConnectorVersion',
       summary: 'Create a draft version, optionally copying another version',
       tags,
       params: ConnectorParams,
+      headers: IdempotencyHeaders,
       body: ConnectorVersionCreateSchema,
       response: { 201: ConnectorVersionSchema, ...errorResponses },
     },
@@ -141,12 +145,13 @@ export const versionRoutes: FastifyPluginAsyncTypebox<{ registry: Registry }> = 
   app.route({
     method: 'POST',
     url: '/o/:organisation_id/connectors/:connector_id/versions/:version/publish',
+    config: { idempotent: true },
     schema: {
       operationId: 'PublishConnector',
       summary: 'Publish a draft version; it becomes immutable and the latest',
       tags,
       params: VersionParams,
-      headers: IfMatchHeaders,
+      headers: IfMatchIdempotencyHeaders,
       response: { 200: PublishResponseSchema, ...errorResponses },
     },
     handler: async (request, reply) => {
@@ -158,12 +163,13 @@ export const versionRoutes: FastifyPluginAsyncTypebox<{ registry: Registry }> = 
   app.route({
     method: 'POST',
     url: '/o/:organisation_id/connectors/:connector_id/versions/:version/unpublish',
+    config: { idempotent: true },
     schema: {
       operationId: 'UnpublishConnector',
       summary: 'Return a published version to draft',
       tags,
       params: VersionParams,
-      headers: IfMatchHeaders,
+      headers: IfMatchIdempotencyHeaders,
       response: { 200: PublishResponseSchema, ...errorResponses },
     },
     handler: async (request, reply) => {
