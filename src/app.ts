@@ -2,7 +2,15 @@ import { randomBytes } from 'node:crypto'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import cookie from '@fastify/cookie'
+import helmet from '@fastify/helmet'
+import rateLimit from '@fastify/rate-limit'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { Redis } from 'ioredis'
+import { createJwtVerifier } from './auth/jwt.ts'
+import { defaultLimits, type LimitsConfig, type SecurityConfig } from './config.ts'
+import { MemoryWindowCounter, RedisWindowCounter } from './http/counters.ts'
+import { exceedsDepth } from './http/json-depth.ts'
 import { authentication } from './auth/auth.hook.ts'
 import { connectorRoutes } from './connectors/connectors.routes.ts'
 import type { Db } from './db/database.ts'
@@ -19,28 +27,63 @@ import { versionRoutes } from './versions/versions.routes.ts'
 export interface AppOptions {
   db: Db
   logger?: FastifyServerOptions['logger']
+  /** Shorthand for `security.limits.bodyLimitBytes`. */
   bodyLimitBytes?: number
+  /** Authentication and abuse limits; defaults: API keys only, uncached, generous limits. */
+  security?: Partial<Omit<SecurityConfig, 'limits'>> & { limits?: Partial<LimitsConfig> }
+  /** Replaces the global fetch for JWKS requests (tests). */
+  jwksFetch?: typeof fetch
 }
-
-export const DEFAULT_BODY_LIMIT = 1024 * 1024
 
 async function cursorSecret(db: Db): Promise<Buffer> {
   const { value } = await getOrCreateSetting(db, 'cursor_secret', () => randomBytes(32).toString('base64url'))
   return Buffer.from(value, 'base64url')
 }
 
+function rawErrorResponse(error: ApiError): string {
+  const body = JSON.stringify(error.toBody())
+  const reason = error.status === 431 ? 'Request Header Fields Too Large' : error.status === 408 ? 'Request Timeout' : 'Bad Request'
+  return (
+    `HTTP/1.1 ${error.status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+  )
+}
+
 /** Builds the whole application on an open, migrated database. The caller owns the database. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
-  const bodyLimit = options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT
+  const limits: LimitsConfig = {
+    ...defaultLimits(),
+    // Embedded use and tests get no request budgets unless they ask; the server passes its config.
+    rateLimitMax: 1_000_000_000,
+    authFailureMax: 1_000_000_000,
+    ...options.security?.limits,
+    ...(options.bodyLimitBytes !== undefined ? { bodyLimitBytes: options.bodyLimitBytes } : {}),
+  }
+  const security = options.security ?? {}
+  const bodyLimit = limits.bodyLimitBytes
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit,
     // Version names are up to 128 characters, i.e. up to 1,536 once percent-encoded.
     routerOptions: { maxParamLength: 2048 },
     return503OnClosing: true,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    http: { maxHeaderSize: limits.maxHeaderBytes, headersTimeout: limits.headersTimeoutMs },
     frameworkErrors: (error, _request, reply) => {
       // Malformed URLs (bad percent-encoding) never reach a route.
       void sendError(reply, new ApiError('validation_failed', { message: `The request URL is invalid: ${error.message}` }))
+    },
+    // Errors Node's HTTP parser raises before Fastify sees a request: answer in the envelope.
+    clientErrorHandler: (error: Error & { code?: string }, socket) => {
+      if (!socket.writable) return socket.destroy()
+      const apiError =
+        error.code === 'HPE_HEADER_OVERFLOW'
+          ? new ApiError('request_header_too_large')
+          : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? new ApiError('request_timeout')
+            : new ApiError('validation_failed', { message: 'The HTTP request is malformed.' })
+      socket.end(rawErrorResponse(apiError))
     },
   }).withTypeProvider<TypeBoxTypeProvider>()
 
@@ -48,13 +91,46 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerErrorHandling(app)
 
   // An empty body with a JSON content type counts as no body (clients often send the header
-  // on bodiless POSTs such as publish); routes that need a body then fail validation.
+  // on bodiless POSTs such as publish); routes that need a body then fail validation. Deeply
+  // nested documents are refused before any schema walks them.
   const parseJson = app.getDefaultJsonParser('error', 'error')
   app.removeContentTypeParser(['application/json', 'text/plain'])
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, (request, body, done) => {
-    if (body === '' || (typeof body === 'string' && body.trim() === '')) return done(null, undefined)
-    return parseJson(request, body as string, done)
+    if (typeof body !== 'string' || body.trim() === '') return done(null, undefined)
+    parseJson(request, body, (error, value) => {
+      if (error) return done(error)
+      if (exceedsDepth(value, limits.maxJsonDepth)) {
+        return done(new ApiError('validation_failed', { message: `JSON bodies may nest at most ${limits.maxJsonDepth} levels.` }))
+      }
+      return done(null, value)
+    })
   })
+
+  const redis = security.redisUrl
+    ? new Redis(security.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 })
+    : undefined
+  if (redis) {
+    redis.on('error', (err) => app.log.warn({ err }, 'redis error'))
+    app.addHook('onClose', async () => {
+      redis.disconnect()
+    })
+  }
+
+  await app.register(helmet, {
+    // An API serves JSON; the docs UI needs its own scripts and styles only.
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:', 'validator.swagger.io'],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        scriptSrc: ["'self'"],
+        // Plain-http deployments (localhost) must still load the docs UI's assets.
+        upgradeInsecureRequests: null,
+      },
+    },
+    crossOriginResourcePolicy: { policy: 'same-site' },
+  })
+  await app.register(cookie)
 
   await app.register(swagger, {
     openapi: {
@@ -77,7 +153,35 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs' })
 
   const registry: Registry = { db: options.db, cursors: new CursorCodec(await cursorSecret(options.db)) }
-  await app.register(authentication, { registry })
+  const failures = redis
+    ? new RedisWindowCounter(redis, limits.authFailureWindowMs, 'cr:authfail:')
+    : new MemoryWindowCounter(limits.authFailureWindowMs)
+  await app.register(authentication, {
+    db: options.db,
+    apiKeyCacheTtlMs: security.apiKeyCacheTtlMs ?? 0,
+    jwt: security.jwt ? createJwtVerifier(security.jwt, options.jwksFetch) : undefined,
+    sessionCookie: security.sessionCookie ?? 'session',
+    allowedOrigins: security.allowedOrigins ?? [],
+    failures: {
+      // A Redis outage must not lock everybody out: count nothing and let requests through.
+      hit: (key) => failures.hit(key).catch(() => 0),
+      count: (key) => failures.count(key).catch(() => ({ count: 0, resetInMs: 0 })),
+    },
+    maxFailures: limits.authFailureMax,
+  })
+  await app.register(rateLimit, {
+    global: true,
+    // After authentication, so each principal has its own budget.
+    hook: 'preHandler',
+    max: limits.rateLimitMax,
+    timeWindow: limits.rateLimitWindowMs,
+    keyGenerator: (request) => (request.principal ? `p:${request.principal.subject}` : `ip:${request.ip}`),
+    allowList: (request) => request.routeOptions.config.public === true,
+    skipOnError: true,
+    ...(redis ? { redis, nameSpace: 'cr:ratelimit:' } : {}),
+    errorResponseBuilder: (_request, context) =>
+      new ApiError('rate_limited', { message: `Rate limit of ${context.max} requests per ${context.after} exceeded.` }),
+  })
   await app.register(idempotency, { registry })
   await app.register(systemRoutes, { registry })
   await app.register(connectorRoutes, { registry })

@@ -1,17 +1,17 @@
 #!/usr/bin/env node
-import { Command, CommanderError } from 'commander'
+import { Command, CommanderError, Option } from 'commander'
+import type { Scope } from './auth/principal.ts'
 import { issueApiKey, UnknownOrganisationError } from './auth/api-keys.service.ts'
 import { listApiKeys, revokeApiKey } from './auth/api-keys.repository.ts'
 import { ConfigError, loadConfig, type Config } from './config.ts'
 import { openDatabase, sqliteFileIn, type Db } from './db/database.ts'
 import { migrateToLatest } from './db/migrate.ts'
 import { findOrganisation, insertOrganisation } from './organisations/organisations.repository.ts'
-import { serve } from './server.ts'
 
 class CliError extends Error {}
 
-/** Opens the configured database, migrated, for one command; always closes it. */
-async function withDatabase<T>(work: (db: Db, config: Config) => Promise<T>): Promise<T> {
+/** Opens the configured database, migrated (unless told not to), for one command; always closes it. */
+async function withDatabase<T>(work: (db: Db, config: Config) => Promise<T>, options: { migrate?: boolean } = {}): Promise<T> {
   const config = loadConfig()
   const db = openDatabase({
     databaseUrl: config.databaseUrl,
@@ -19,7 +19,7 @@ async function withDatabase<T>(work: (db: Db, config: Config) => Promise<T>): Pr
     sqliteFile: sqliteFileIn(config.dataDir),
   })
   try {
-    await migrateToLatest(db)
+    if (options.migrate !== false) await migrateToLatest(db)
     return await work(db, config)
   } finally {
     await db.close()
@@ -37,6 +37,14 @@ function requireUlid(value: string, what: string): string {
   return value
 }
 
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }
+
+function durationMs(text: string): number {
+  const match = /^(\d{1,6})([smhdw])$/.exec(text.trim())
+  if (!match || Number(match[1]) === 0) throw new CliError(`--expires-in must look like 90m, 12h, 30d or 2w, got ${JSON.stringify(text)}`)
+  return Number(match[1]) * UNIT_MS[match[2]!]!
+}
+
 const program = new Command()
   .name('connector-registry')
   .description('Connector registry: serve the API and administer organisations and API keys.')
@@ -47,6 +55,8 @@ program
   .command('serve')
   .description('start the HTTP server (HOST, PORT, DATA_DIR, DATABASE_URL … see README)')
   .action(async () => {
+    // Loaded on demand: the HTTP stack would double the start-up time of every other command.
+    const { serve } = await import('./server.ts')
     await serve(loadConfig())
   })
 
@@ -57,7 +67,7 @@ program
     await withDatabase(async (db) => {
       const applied = await migrateToLatest(db)
       print(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date')
-    })
+    }, { migrate: false })
   })
 
 const org = program.command('org').description('manage organisations')
@@ -82,14 +92,22 @@ key
   .description('create an API key for an organisation; the key is shown once')
   .requiredOption('--org <organisationId>', 'organisation id')
   .option('--name <name>', 'a label for the key', 'default')
+  .addOption(new Option('--scope <scope>', 'read: GET only; write: everything').choices(['read', 'write']).default('write'))
+  .option('--expires-in <duration>', 'lifetime such as 90m, 12h, 30d or 2w (default: no expiry)')
   .option('--json', 'print one JSON object')
-  .action(async (options: { org: string; name: string; json?: boolean }) => {
+  .action(async (options: { org: string; name: string; scope: Scope; expiresIn?: string; json?: boolean }) => {
     requireUlid(options.org, '--org')
+    const expiresInMs = options.expiresIn === undefined ? undefined : durationMs(options.expiresIn)
     await withDatabase(async (db) => {
-      const issued = await issueApiKey(db, options.org, options.name)
+      const issued = await issueApiKey(db, options.org, {
+        name: options.name,
+        scope: options.scope,
+        ...(expiresInMs !== undefined ? { expiresInMs } : {}),
+      })
       if (options.json) print(JSON.stringify(issued))
       else {
-        print(`created API key ${issued.id} for organisation ${issued.organisationId}`)
+        const expiry = issued.expiresAt ? `, expires ${issued.expiresAt}` : ''
+        print(`created ${issued.scope} API key ${issued.id} for organisation ${issued.organisationId}${expiry}`)
         print(`key (shown once, store it now): ${issued.key}`)
       }
     })
@@ -107,7 +125,11 @@ key
       const keys = (await listApiKeys(db, options.org)).map(({ secretHash: _hash, ...visible }) => visible)
       if (options.json) return print(JSON.stringify(keys))
       if (keys.length === 0) return print('no API keys')
-      for (const k of keys) print(`${k.id}  ${k.name}  created ${k.createdAt}  ${k.revokedAt ? `revoked ${k.revokedAt}` : 'active'}`)
+      const now = new Date().toISOString()
+      for (const k of keys) {
+        const state = k.revokedAt ? `revoked ${k.revokedAt}` : k.expiresAt && k.expiresAt <= now ? `expired ${k.expiresAt}` : 'active'
+        print(`${k.id}  ${k.name}  ${k.scope}  created ${k.createdAt}  ${state}`)
+      }
     })
   })
 

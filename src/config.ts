@@ -1,60 +1,187 @@
 import path from 'node:path'
-import Type, { type Static } from 'typebox'
-import Value from 'typebox/value'
 
 /**
- * The only reader of process.env. Everything the service can be configured with is
- * declared here, validated once at start-up, and passed down as a typed object.
+ * The only reader of process.env. Everything the service can be configured with is declared
+ * here, validated once at start-up (ConfigError names the offending variable), and passed
+ * down as a typed object. README "Configuration" documents every variable.
  */
-const ConfigSchema = Type.Object({
-  host: Type.String({ minLength: 1 }),
-  port: Type.Integer({ minimum: 0, maximum: 65535 }),
-  dataDir: Type.String({ minLength: 1 }),
-  databaseUrl: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
-  databasePoolMax: Type.Integer({ minimum: 1, maximum: 1000 }),
-  migrateOnStart: Type.Boolean(),
-  logLevel: Type.Union([
-    Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'),
-    Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent'),
-  ]),
-  bodyLimitBytes: Type.Integer({ minimum: 1024, maximum: 100 * 1024 * 1024 }),
-  publicUrl: Type.Optional(Type.String()),
-})
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 
-export type Config = Static<typeof ConfigSchema>
+export interface JwtConfig {
+  jwksUrl: string
+  issuer: string
+  audience: string
+  /** Claim listing the organisation ids the subject may act on; `*` grants all. */
+  orgClaim: string
+  algorithms: string[]
+  clockToleranceS: number
+  maxTokenBytes: number
+  /** Minimum time between two JWKS fetches triggered by unknown `kid`s. */
+  jwksCooldownS: number
+  /** Age after which the JWKS is refetched (the old set stays in use if that fails). */
+  jwksRefreshS: number
+}
+
+export interface LimitsConfig {
+  /** Requests per principal (or client address for unauthenticated routes) per window. */
+  rateLimitMax: number
+  rateLimitWindowMs: number
+  /** Failed authentications per client address per window before 429. */
+  authFailureMax: number
+  authFailureWindowMs: number
+  bodyLimitBytes: number
+  maxJsonDepth: number
+  maxHeaderBytes: number
+  requestTimeoutMs: number
+  headersTimeoutMs: number
+  keepAliveTimeoutMs: number
+}
+
+export interface SecurityConfig {
+  jwt?: JwtConfig
+  sessionCookie: string
+  allowedOrigins: string[]
+  redisUrl?: string
+  /** How long a verified API key is cached; revocation takes effect within this time. */
+  apiKeyCacheTtlMs: number
+  limits: LimitsConfig
+}
+
+export interface Config extends SecurityConfig {
+  host: string
+  port: number
+  dataDir: string
+  databaseUrl?: string
+  databasePoolMax: number
+  migrateOnStart: boolean
+  logLevel: LogLevel
+  publicUrl?: string
+}
 
 export class ConfigError extends Error {}
 
-function integer(name: string, raw: string | undefined, fallback: number): number {
-  if (raw === undefined || raw === '') return fallback
-  if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a non-negative integer, got ${JSON.stringify(raw)}`)
-  return Number(raw)
+type Env = Record<string, string | undefined>
+
+function text(env: Env, name: string): string | undefined {
+  const raw = env[name]
+  return raw === undefined || raw.trim() === '' ? undefined : raw.trim()
 }
 
-function boolean(name: string, raw: string | undefined, fallback: boolean): boolean {
-  if (raw === undefined || raw === '') return fallback
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = text(env, name)
+  if (raw === undefined) return fallback
+  if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a whole number, got ${JSON.stringify(raw)}`)
+  const value = Number(raw)
+  if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`)
+  return value
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = text(env, name)
+  if (raw === undefined) return fallback
   if (/^(1|true|yes|on)$/i.test(raw)) return true
   if (/^(0|false|no|off)$/i.test(raw)) return false
   throw new ConfigError(`${name} must be true or false, got ${JSON.stringify(raw)}`)
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const config = {
-    host: env.HOST || '127.0.0.1',
-    port: integer('PORT', env.PORT, 8080),
-    dataDir: path.resolve(env.DATA_DIR || './data'),
-    databaseUrl: env.DATABASE_URL || undefined,
-    databasePoolMax: integer('DATABASE_POOL_MAX', env.DATABASE_POOL_MAX, 10),
-    migrateOnStart: boolean('MIGRATE_ON_START', env.MIGRATE_ON_START, true),
-    logLevel: (env.LOG_LEVEL || 'info') as Config['logLevel'],
-    bodyLimitBytes: integer('BODY_LIMIT_BYTES', env.BODY_LIMIT_BYTES, 1024 * 1024),
-    publicUrl: env.PUBLIC_URL || undefined,
+function list(env: Env, name: string, fallback: string[]): string[] {
+  const raw = text(env, name)
+  if (raw === undefined) return fallback
+  return raw.split(',').map((s) => s.trim()).filter(Boolean)
+}
+
+function url(env: Env, name: string, protocols: string[]): string | undefined {
+  const raw = text(env, name)
+  if (raw === undefined) return undefined
+  let parsed: URL
+  try {
+    parsed = new URL(raw)
+  } catch {
+    throw new ConfigError(`${name} must be a URL, got ${JSON.stringify(raw)}`)
   }
-  if (config.databaseUrl === undefined) delete config.databaseUrl
-  if (config.publicUrl === undefined) delete config.publicUrl
-  if (!Value.Check(ConfigSchema, config)) {
-    const problems = [...Value.Errors(ConfigSchema, config)].map((e) => `${e.instancePath || '/'} ${e.message}`)
-    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`)
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(`${name} must use ${protocols.join(' or ')}, got ${parsed.protocol}`)
   }
-  return config
+  return raw
+}
+
+const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+const JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']
+
+function jwtConfig(env: Env): JwtConfig | undefined {
+  const jwksUrl = url(env, 'JWT_JWKS_URL', ['https:', 'http:'])
+  const issuer = text(env, 'JWT_ISSUER')
+  const audience = text(env, 'JWT_AUDIENCE')
+  const given = [jwksUrl, issuer, audience].filter((v) => v !== undefined).length
+  if (given === 0) return undefined
+  if (given !== 3) throw new ConfigError('JWT_JWKS_URL, JWT_ISSUER and JWT_AUDIENCE must be set together to enable JWTs')
+  const algorithms = list(env, 'JWT_ALGORITHMS', ['RS256', 'ES256', 'EdDSA'])
+  const unsupported = algorithms.filter((a) => !JWT_ALGORITHMS.includes(a))
+  if (unsupported.length > 0 || algorithms.length === 0) {
+    throw new ConfigError(`JWT_ALGORITHMS may only list asymmetric algorithms (${JWT_ALGORITHMS.join(', ')}); got ${unsupported.join(', ') || 'none'}`)
+  }
+  return {
+    jwksUrl: jwksUrl!,
+    issuer: issuer!,
+    audience: audience!,
+    orgClaim: text(env, 'JWT_ORG_CLAIM') ?? 'organisations',
+    algorithms,
+    clockToleranceS: integer(env, 'JWT_CLOCK_TOLERANCE_S', 30, 0, 600),
+    maxTokenBytes: integer(env, 'JWT_MAX_BYTES', 8192, 256, 65536),
+    jwksCooldownS: integer(env, 'JWT_JWKS_COOLDOWN_S', 30, 0, 3600),
+    jwksRefreshS: integer(env, 'JWT_JWKS_REFRESH_S', 600, 1, 86400),
+  }
+}
+
+export function defaultLimits(): LimitsConfig {
+  return {
+    rateLimitMax: 1200,
+    rateLimitWindowMs: 60_000,
+    authFailureMax: 30,
+    authFailureWindowMs: 60_000,
+    bodyLimitBytes: 1024 * 1024,
+    maxJsonDepth: 32,
+    maxHeaderBytes: 16 * 1024,
+    requestTimeoutMs: 30_000,
+    headersTimeoutMs: 10_000,
+    keepAliveTimeoutMs: 5_000,
+  }
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const logLevel = (text(env, 'LOG_LEVEL') ?? 'info') as LogLevel
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`)
+  const defaults = defaultLimits()
+  const limits: LimitsConfig = {
+    rateLimitMax: integer(env, 'RATE_LIMIT_MAX', defaults.rateLimitMax, 1, 1_000_000),
+    rateLimitWindowMs: integer(env, 'RATE_LIMIT_WINDOW_MS', defaults.rateLimitWindowMs, 1000, 86_400_000),
+    authFailureMax: integer(env, 'AUTH_FAILURE_MAX', defaults.authFailureMax, 1, 1_000_000),
+    authFailureWindowMs: integer(env, 'AUTH_FAILURE_WINDOW_MS', defaults.authFailureWindowMs, 1000, 86_400_000),
+    bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', defaults.bodyLimitBytes, 1024, 100 * 1024 * 1024),
+    maxJsonDepth: integer(env, 'MAX_JSON_DEPTH', defaults.maxJsonDepth, 4, 1000),
+    maxHeaderBytes: integer(env, 'MAX_HEADER_BYTES', defaults.maxHeaderBytes, 1024, 1024 * 1024),
+    requestTimeoutMs: integer(env, 'REQUEST_TIMEOUT_MS', defaults.requestTimeoutMs, 1000, 3_600_000),
+    headersTimeoutMs: integer(env, 'HEADERS_TIMEOUT_MS', defaults.headersTimeoutMs, 1000, 3_600_000),
+    keepAliveTimeoutMs: integer(env, 'KEEP_ALIVE_TIMEOUT_MS', defaults.keepAliveTimeoutMs, 100, 3_600_000),
+  }
+  const jwt = jwtConfig(env)
+  const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:'])
+  const redisUrl = url(env, 'REDIS_URL', ['redis:', 'rediss:'])
+  const publicUrl = url(env, 'PUBLIC_URL', ['http:', 'https:'])
+  return {
+    host: text(env, 'HOST') ?? '127.0.0.1',
+    port: integer(env, 'PORT', 8080, 0, 65535),
+    dataDir: path.resolve(text(env, 'DATA_DIR') ?? './data'),
+    ...(databaseUrl ? { databaseUrl } : {}),
+    databasePoolMax: integer(env, 'DATABASE_POOL_MAX', 10, 1, 1000),
+    migrateOnStart: boolean(env, 'MIGRATE_ON_START', true),
+    logLevel,
+    ...(publicUrl ? { publicUrl } : {}),
+    ...(jwt ? { jwt } : {}),
+    sessionCookie: text(env, 'SESSION_COOKIE') ?? 'session',
+    allowedOrigins: list(env, 'ALLOWED_ORIGINS', []),
+    ...(redisUrl ? { redisUrl } : {}),
+    apiKeyCacheTtlMs: integer(env, 'API_KEY_CACHE_TTL_MS', 2000, 0, 5000),
+    limits,
+  }
 }

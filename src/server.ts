@@ -15,7 +15,7 @@ export async function serve(config: Config): Promise<void> {
   if (config.migrateOnStart) await migrateToLatest(db)
   const app = await buildApp({
     db,
-    bodyLimitBytes: config.bodyLimitBytes,
+    security: config,
     logger: { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] },
   })
   closeWithGrace({ delay: 10_000 }, async ({ err }) => {

@@ -7,6 +7,8 @@ export interface ApiKeyRecord {
   secretHash: string
   createdAt: string
   revokedAt: string | null
+  scope: 'read' | 'write'
+  expiresAt: string | null
 }
 
 type Row = {
@@ -16,6 +18,8 @@ type Row = {
   secret_hash: string
   created_at: string
   revoked_at: string | null
+  scope: 'read' | 'write'
+  expires_at: string | null
 }
 
 function toRecord(row: Row): ApiKeyRecord {
@@ -26,12 +30,14 @@ function toRecord(row: Row): ApiKeyRecord {
     secretHash: row.secret_hash,
     createdAt: row.created_at,
     revokedAt: row.revoked_at,
+    scope: row.scope,
+    expiresAt: row.expires_at,
   }
 }
 
 export async function insertApiKey(
   db: Db,
-  key: { id: string; organisationId: string; name: string; secretHash: string },
+  key: { id: string; organisationId: string; name: string; secretHash: string; scope: 'read' | 'write'; expiresAt: string | null },
 ): Promise<ApiKeyRecord> {
   const row = await db.kysely
     .insertInto('api_keys')
@@ -40,6 +46,8 @@ export async function insertApiKey(
       organisation_id: key.organisationId,
       name: key.name,
       secret_hash: key.secretHash,
+      scope: key.scope,
+      expires_at: key.expiresAt,
       created_at: db.dialect.now(),
     })
     .returningAll()

@@ -1,9 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { ApiError } from '../http/errors.ts'
-import type { Registry } from '../registry.ts'
-import { authenticateApiKey } from './api-keys.service.ts'
+import type { WindowCounter } from '../http/counters.ts'
+import { ApiKeyAuthenticator } from './api-keys.service.ts'
+import { looksLikeJwt, type JwtVerifier } from './jwt.ts'
 import type { Principal } from './principal.ts'
+import type { Db } from '../db/database.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -16,29 +18,69 @@ declare module 'fastify' {
   }
 }
 
-function bearerToken(request: FastifyRequest): string | undefined {
-  const header = request.headers.authorization
-  if (typeof header !== 'string') return undefined
-  const match = /^Bearer[ ]+(\S+)\s*$/i.exec(header)
-  return match?.[1]
+export interface AuthenticationOptions {
+  db: Db
+  apiKeyCacheTtlMs: number
+  jwt: JwtVerifier | undefined
+  sessionCookie: string
+  allowedOrigins: readonly string[]
+  /** Failed authentications per client address; over `maxFailures` in a window → 429. */
+  failures: WindowCounter
+  maxFailures: number
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
+
+function bearerToken(header: string): string | undefined {
+  return /^Bearer[ ]+(\S+)\s*$/i.exec(header)?.[1]
 }
 
 /**
  * The one place credentials become a principal. Every route requires one unless its config
- * says `public: true`; a missing, malformed, unknown or revoked credential is a 401 with one
- * identical body, whatever the reason.
+ * says `public: true`. Order: an Authorization header (API key, or a JWT when the token looks
+ * like one) wins; otherwise the session cookie carrying the same JWT. Any failure is a 401
+ * with one identical body, whatever the reason, and counts against the client address.
  */
-export const authentication = fp(async (app: FastifyInstance, options: { registry: Registry }) => {
+export const authentication = fp(async (app: FastifyInstance, options: AuthenticationOptions) => {
+  const apiKeys = new ApiKeyAuthenticator(options.db, options.apiKeyCacheTtlMs)
+  const allowedOrigins = new Set(options.allowedOrigins)
+
+  async function principalOf(request: FastifyRequest): Promise<Principal | undefined> {
+    const header = request.headers.authorization
+    if (header !== undefined) {
+      const token = bearerToken(header)
+      if (token === undefined) return undefined
+      if (looksLikeJwt(token)) return options.jwt ? options.jwt(token, 'jwt') : undefined
+      return apiKeys.authenticate(token)
+    }
+    const cookie = request.cookies?.[options.sessionCookie]
+    if (cookie === undefined || cookie === '' || !options.jwt) return undefined
+    return options.jwt(cookie, 'cookie')
+  }
+
   app.decorateRequest('principal', null as unknown as Principal)
   app.addHook('onRequest', async (request, reply) => {
     if (request.routeOptions.config.public === true || request.is404) return
     // The docs UI serves static assets; its routes are registered by @fastify/swagger-ui.
     if (request.routeOptions.url?.startsWith('/docs')) return
-    const token = bearerToken(request)
-    const principal = token === undefined ? undefined : await authenticateApiKey(options.registry.db, token)
+
+    const { count, resetInMs } = await options.failures.count(request.ip)
+    if (count >= options.maxFailures) {
+      reply.header('retry-after', String(Math.max(1, Math.ceil(resetInMs / 1000))))
+      throw new ApiError('rate_limited', { message: 'Too many failed authentication attempts; retry later.' })
+    }
+    const principal = await principalOf(request)
     if (!principal) {
+      await options.failures.hit(request.ip)
       reply.header('www-authenticate', 'Bearer')
       throw new ApiError('unauthenticated')
+    }
+    // A foreign page can make the browser send the cookie; only listed origins may write with it.
+    if (principal.method === 'cookie' && !SAFE_METHODS.has(request.method)) {
+      const origin = request.headers.origin
+      if (origin === undefined || !allowedOrigins.has(origin)) {
+        throw new ApiError('forbidden', { message: 'Cookie-authenticated writes need an Origin listed in ALLOWED_ORIGINS.' })
+      }
     }
     request.principal = principal
     request.log = request.log.child({ principal: principal.subject })

@@ -26,7 +26,12 @@ export const CategorySchema = Type.Unsafe<Category>({ type: 'string', enum: [...
 export const TagsSchema = Type.Record(
   Type.String({ pattern: '^[^:,]{1,128}$' }),
   Type.Array(Type.String({ pattern: '^[^,]{1,256}$' }), { maxItems: 64 }),
-  { maxProperties: 64, description: 'Map of tag key to values; a key may have no values.' },
+  {
+    maxProperties: 64,
+    // patternProperties alone lets other keys through unvalidated: reject them instead.
+    propertyNames: { pattern: '^[^:,]{1,128}$' },
+    description: 'Map of tag key to values; a key may have no values.',
+  },
 )
 export type Tags = Static<typeof TagsSchema>
 

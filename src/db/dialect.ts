@@ -33,6 +33,15 @@ function errorCode(error: unknown): string | undefined {
   return undefined
 }
 
+/**
+ * True when PostgreSQL refused a text value it cannot store (U+0000, SQLSTATE 22021 / 22P05):
+ * the client's input, answered with a 400. SQLite stores such text as is.
+ */
+export function isUnstorableText(error: unknown): boolean {
+  const code = errorCode(error)
+  return code === '22021' || code === '22P05'
+}
+
 export const sqliteDialect: Dialect = {
   name: 'sqlite',
   now: () => sql<string>`strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`,

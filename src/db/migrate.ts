@@ -2,11 +2,13 @@ import { Migrator, type Migration, type MigrationProvider } from 'kysely'
 import type { Db } from './database.ts'
 import * as initial from './migrations/0001_initial.ts'
 import * as idempotency from './migrations/0002_idempotency.ts'
+import * as apiKeyScope from './migrations/0003_api_key_scope.ts'
 
 // Listed statically so migrations work the same from source, tests and any bundle.
 const migrations: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_idempotency': idempotency,
+  '0003_api_key_scope': apiKeyScope,
 }
 
 const provider: MigrationProvider = { getMigrations: async () => migrations }

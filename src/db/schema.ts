@@ -21,6 +21,8 @@ export interface ApiKeysTable {
   secret_hash: string
   created_at: string
   revoked_at: string | null
+  scope: Generated<'read' | 'write'>
+  expires_at: string | null
 }
 
 export interface ConnectorsTable {

@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { isUnstorableText } from '../db/dialect.ts'
 import { ApiError, type ErrorField } from './errors.ts'
 
 interface AjvIssue {
@@ -69,6 +70,9 @@ export function toApiError(error: FastifyError): ApiError | undefined {
   }
   if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
     return new ApiError('validation_failed', { message: 'The request is invalid.' })
+  }
+  if (isUnstorableText(error)) {
+    return new ApiError('validation_failed', { message: 'Text in the request contains a character that cannot be stored (U+0000).' })
   }
   return undefined
 }

@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   not_found: [404, 'The requested resource does not exist.'],
   connector_not_found: [404, 'The connector does not exist.'],
   version_not_found: [404, 'The connector version does not exist.'],
+  request_timeout: [408, 'The request took too long to arrive.'],
   version_name_conflict: [409, 'Another version of this connector already has that name.'],
   version_published: [409, 'A published version is immutable.'],
   version_already_published: [409, 'The version is already published.'],
@@ -28,6 +29,8 @@ export const ERROR_CODES = {
   payload_too_large: [413, 'The request body is larger than the limit.'],
   unsupported_media_type: [415, 'Request bodies must be application/json.'],
   idempotency_key_reused: [422, 'This Idempotency-Key was used with a different request.'],
+  rate_limited: [429, 'Too many requests; retry after the time in Retry-After.'],
+  request_header_too_large: [431, 'The request headers are too large.'],
   internal_error: [500, 'Internal server error.'],
   service_unavailable: [503, 'The service is not ready.'],
 } as const satisfies Record<string, readonly [number, string]>
