@@ -62,11 +62,21 @@ export class ContractChecker {
     return this.#operations.has(operationId)
   }
 
-  /** Returns the validation errors, or [] when the body conforms (or nothing is declared). */
-  check(operationId: string, status: number, body: unknown): string[] {
+  /**
+   * Returns the validation errors, or [] when the body conforms (or nothing is declared).
+   * With `errorsFallBackToEnvelope`, an error status the operation does not declare at all (the
+   * reference declares only 204 for DeleteConnector, say) is checked against the document's
+   * `Error` schema instead.
+   */
+  check(operationId: string, status: number, body: unknown, errorsFallBackToEnvelope = false): string[] {
     const op = this.#operations.get(operationId)
     if (!op) return [`operation ${operationId} is not in the document`]
     const statusKey = [String(status), `${String(status)[0]}XX`, `${String(status)[0]}xx`, 'default'].find((k) => k in op.responses)
+    if (statusKey === undefined && errorsFallBackToEnvelope && status >= 400) {
+      const validate = this.#ajv.getSchema(`${this.#schemaId}#/components/schemas/Error`)
+      if (!validate) return ['the document has no Error schema']
+      return validate(body) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`)
+    }
     if (statusKey === undefined) return [`status ${status} is not declared for ${operationId}`]
     const key = `${operationId} ${statusKey}`
     let validate = this.#validators.get(key)
