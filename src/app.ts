@@ -67,6 +67,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // Version names are up to 128 characters, i.e. up to 1,536 once percent-encoded.
     routerOptions: { maxParamLength: 2048 },
     return503OnClosing: true,
+    // Response serialisation validates unions with its own Ajv: teach it the ulid format too.
+    serializerOpts: { ajv: { formats: { ulid: /^[0-9A-HJKMNP-TV-Z]{26}$/ } } },
     requestTimeout: limits.requestTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     http: { maxHeaderSize: limits.maxHeaderBytes, headersTimeout: limits.headersTimeoutMs },
