@@ -83,6 +83,7 @@ export const authentication = fp(async (app: FastifyInstance, options: Authentic
       }
     }
     request.principal = principal
-    request.log = request.log.child({ principal: principal.subject })
+    // Also on reply.log: Fastify writes the "request completed" line with it.
+    request.log = reply.log = request.log.child({ principal: principal.subject })
   })
 })
