@@ -23,6 +23,9 @@ import { validatorCompiler } from './http/validation.ts'
 import type { Registry } from './registry.ts'
 import { systemRoutes } from './system/system.routes.ts'
 import { versionRoutes } from './versions/versions.routes.ts'
+import { operationRoutes } from './content/actions.routes.ts'
+import { definitionRoutes } from './content/definitions.routes.ts'
+import { subscriptionRoutes } from './subscriptions/subscriptions.routes.ts'
 
 export interface AppOptions {
   db: Db
@@ -188,5 +191,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(systemRoutes, { registry })
   await app.register(connectorRoutes, { registry })
   await app.register(versionRoutes, { registry })
+  await app.register(operationRoutes, { registry })
+  await app.register(definitionRoutes, { registry })
+  await app.register(subscriptionRoutes, { registry })
   return app
 }

@@ -6,6 +6,7 @@ import { ApiError, type ErrorField } from '../http/errors.ts'
 import { paginate, type PageInfo, type PageRequest } from '../http/pagination.ts'
 import { newId } from '../ids.ts'
 import type { Registry } from '../registry.ts'
+import { assertConnectorUnsubscribed } from '../subscriptions/subscriptions.guards.ts'
 import { latestOf } from '../versions/version-rules.ts'
 import { toVersionDto } from '../versions/versions.dto.ts'
 import { listVersionsOf } from '../versions/versions.repository.ts'
@@ -208,9 +209,11 @@ export async function deleteHttpConnector(
   options: { force: boolean; ifMatch: string | undefined },
 ): Promise<void> {
   authorize(principal, target.organisationId, 'write')
-  // `force` is accepted for compatibility; nothing blocks a delete until subscriptions exist.
-  void options.force
-  await changeConnector(registry, target, options.ifMatch, (tx, current) => deleteConnector(tx, current.id))
+  await changeConnector(registry, target, options.ifMatch, async (tx, current) => {
+    // Subscribers' connector is not pulled from under them unless the caller insists.
+    if (!options.force) await assertConnectorUnsubscribed(tx, current.id)
+    await deleteConnector(tx, current.id)
+  })
 }
 
 export async function setConnectorTags(

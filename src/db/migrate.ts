@@ -3,12 +3,14 @@ import type { Db } from './database.ts'
 import * as initial from './migrations/0001_initial.ts'
 import * as idempotency from './migrations/0002_idempotency.ts'
 import * as apiKeyScope from './migrations/0003_api_key_scope.ts'
+import * as content from './migrations/0004_content.ts'
 
 // Listed statically so migrations work the same from source, tests and any bundle.
 const migrations: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_idempotency': idempotency,
   '0003_api_key_scope': apiKeyScope,
+  '0004_content': content,
 }
 
 const provider: MigrationProvider = { getMigrations: async () => migrations }

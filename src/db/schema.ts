@@ -85,6 +85,54 @@ export interface IdempotencyKeysTable {
   response_etag: string | null
 }
 
+export interface ConnectorDefinitionsTable {
+  id: string
+  version_id: string
+  name: string
+  description: string | null
+  /** JSON array of media types. */
+  accept: string
+  schema_content_type: string
+  schema_content: string
+  created_at: string
+  updated_at: string
+}
+
+/** connector_actions and connector_triggers: the body is opaque JSON text. */
+export interface ConnectorOperationsTable {
+  id: string
+  version_id: string
+  name: string
+  type: 'http'
+  body: string
+  created_at: string
+  updated_at: string
+}
+
+/** A reference from exactly one of action / trigger / definition to a definition. */
+export interface ContentReferencesTable {
+  id: string
+  version_id: string
+  action_id: string | null
+  trigger_id: string | null
+  source_definition_id: string | null
+  slot: string
+  position: number
+  /** null once the referenced definition was force-deleted (a dangling reference). */
+  definition_id: string | null
+  target_id: string
+  target_name: string
+}
+
+export interface ConnectorSubscriptionsTable {
+  connector_id: string
+  subscriber: string
+  alias: 'latest' | 'default' | null
+  version_id: string | null
+  created_at: string
+  updated_at: string
+}
+
 export interface Database {
   organisations: OrganisationsTable
   api_keys: ApiKeysTable
@@ -95,6 +143,11 @@ export interface Database {
   connector_defaults: ConnectorDefaultsTable
   registry_settings: RegistrySettingsTable
   idempotency_keys: IdempotencyKeysTable
+  connector_definitions: ConnectorDefinitionsTable
+  connector_actions: ConnectorOperationsTable
+  connector_triggers: ConnectorOperationsTable
+  content_references: ContentReferencesTable
+  connector_subscriptions: ConnectorSubscriptionsTable
 }
 
 export type { Generated }

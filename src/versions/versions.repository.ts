@@ -2,7 +2,7 @@ import type { Db } from '../db/database.ts'
 import type { ConnectorVersionsTable } from '../db/schema.ts'
 import type { KeysetSource, SortKey } from '../http/pagination.ts'
 import { newId } from '../ids.ts'
-import { aliasOf, effectiveDefaultId, type Pointers, type VersionState } from './version-rules.ts'
+import { aliasOf, type Pointers, type VersionState } from './version-rules.ts'
 
 export interface VersionRecord extends VersionState {
   connectorId: string
@@ -20,23 +20,85 @@ function toRecord(row: ConnectorVersionsTable): VersionRecord {
   }
 }
 
+function latestIdQuery(db: Db, connectorId: string) {
+  return db.kysely
+    .selectFrom('connector_versions')
+    .select('id')
+    .where('connector_id', '=', connectorId)
+    .where('published_at', 'is not', null)
+    .orderBy('published_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(1)
+}
+
+function pinnedIdQuery(db: Db, connectorId: string) {
+  return db.kysely.selectFrom('connector_defaults').select('version_id').where('connector_id', '=', connectorId)
+}
+
 /** latest and the pinned default of one connector, in one round trip using the indexes. */
 export async function findPointers(db: Db, connectorId: string): Promise<Pointers> {
   const row = await db.kysely
-    .selectNoFrom((eb) => [
-      eb
-        .selectFrom('connector_versions')
-        .select('id')
-        .where('connector_id', '=', connectorId)
-        .where('published_at', 'is not', null)
-        .orderBy('published_at', 'desc')
-        .orderBy('id', 'desc')
-        .limit(1)
-        .as('latest_id'),
-      eb.selectFrom('connector_defaults').select('version_id').where('connector_id', '=', connectorId).as('pinned_id'),
-    ])
+    .selectNoFrom([latestIdQuery(db, connectorId).as('latest_id'), pinnedIdQuery(db, connectorId).as('pinned_id')])
     .executeTakeFirstOrThrow()
   return { latestId: row.latest_id ?? null, pinnedDefaultId: row.pinned_id ?? null }
+}
+
+/**
+ * The pointers of a connector of the organisation, with the existence check in the same round
+ * trip: undefined when the organisation has no such connector.
+ */
+export async function findConnectorPointers(db: Db, organisationId: string, connectorId: string): Promise<Pointers | undefined> {
+  const row = await db.kysely
+    .selectFrom('connectors')
+    .select([latestIdQuery(db, connectorId).as('latest_id'), pinnedIdQuery(db, connectorId).as('pinned_id')])
+    .where('id', '=', connectorId)
+    .where('organisation_id', '=', organisationId)
+    .executeTakeFirst()
+  return row && { latestId: row.latest_id ?? null, pinnedDefaultId: row.pinned_id ?? null }
+}
+
+/**
+ * Resolves a `{version}` path segment (a name, or the alias `latest` / `default` in any case)
+ * together with the connector's pointers, in one query. With `organisationId` the connector
+ * must also be that organisation's. Undefined when there is no such connector; `version` is
+ * undefined when the segment resolves to no version.
+ */
+export async function findVersionAndPointers(
+  db: Db,
+  connectorId: string,
+  ref: string,
+  organisationId?: string,
+): Promise<{ version: VersionRecord | undefined; pointers: Pointers } | undefined> {
+  const alias = aliasOf(ref)
+  let query = db.kysely
+    .selectFrom('connectors as c')
+    .leftJoin('connector_versions as v', (join) =>
+      join.onRef('v.connector_id', '=', 'c.id').on((eb) => {
+        if (alias === undefined) return eb('v.name', '=', ref)
+        const latest = latestIdQuery(db, connectorId)
+        return eb('v.id', '=', alias === 'latest' ? latest : eb.fn.coalesce(pinnedIdQuery(db, connectorId), latest))
+      }),
+    )
+    .select([latestIdQuery(db, connectorId).as('latest_id'), pinnedIdQuery(db, connectorId).as('pinned_id')])
+    .select(['v.id', 'v.connector_id', 'v.name', 'v.description', 'v.published_at', 'v.created_at', 'v.updated_at'])
+    .where('c.id', '=', connectorId)
+  if (organisationId !== undefined) query = query.where('c.organisation_id', '=', organisationId)
+  const row = await query.executeTakeFirst()
+  if (!row) return undefined
+  const pointers = { latestId: row.latest_id ?? null, pinnedDefaultId: row.pinned_id ?? null }
+  const version =
+    row.id === null
+      ? undefined
+      : {
+          id: row.id,
+          connectorId: row.connector_id!,
+          name: row.name!,
+          description: row.description,
+          publishedAt: row.published_at,
+          createdAt: row.created_at!,
+          updatedAt: row.updated_at!,
+        }
+  return { version, pointers }
 }
 
 export async function findVersionByName(db: Db, connectorId: string, name: string): Promise<VersionRecord | undefined> {
@@ -49,32 +111,14 @@ export async function findVersionByName(db: Db, connectorId: string, name: strin
   return row && toRecord(row)
 }
 
-async function findVersionById(db: Db, connectorId: string, id: string): Promise<VersionRecord | undefined> {
-  const row = await db.kysely
-    .selectFrom('connector_versions')
-    .selectAll()
-    .where('connector_id', '=', connectorId)
-    .where('id', '=', id)
-    .executeTakeFirst()
-  return row && toRecord(row)
-}
-
 /** Resolves a `{version}` path segment: a name, or the alias `latest` / `default` in any case. */
 export async function resolveVersion(
   db: Db,
   connectorId: string,
   ref: string,
 ): Promise<{ version: VersionRecord; pointers: Pointers } | undefined> {
-  const pointers = await findPointers(db, connectorId)
-  const alias = aliasOf(ref)
-  let version: VersionRecord | undefined
-  if (alias) {
-    const id = alias === 'latest' ? pointers.latestId : effectiveDefaultId(pointers)
-    version = id === null ? undefined : await findVersionById(db, connectorId, id)
-  } else {
-    version = await findVersionByName(db, connectorId, ref)
-  }
-  return version && { version, pointers }
+  const found = await findVersionAndPointers(db, connectorId, ref)
+  return found?.version && { version: found.version, pointers: found.pointers }
 }
 
 export async function insertVersion(

@@ -1,17 +1,21 @@
 import { authorize } from '../auth/access.ts'
 import type { Principal } from '../auth/principal.ts'
 import { writeTransaction, type Db } from '../db/database.ts'
-import { findConnector, touchConnector } from '../connectors/connectors.repository.ts'
+import { touchConnector } from '../connectors/connectors.repository.ts'
 import { assertIfMatch } from '../http/etag.ts'
 import { ApiError } from '../http/errors.ts'
 import { paginate, type PageInfo, type PageRequest } from '../http/pagination.ts'
 import type { Message } from '../http/schemas.ts'
 import type { Registry } from '../registry.ts'
+import { assertPublishable, contentMessages, copyVersionContent } from '../content/content.hooks.ts'
+import { assertVersionUnsubscribed } from '../subscriptions/subscriptions.guards.ts'
 import { checkVersionName, planVersionUpdate, type Pointers } from './version-rules.ts'
 import { toVersionDto, versionEtag } from './versions.dto.ts'
 import {
   deleteVersion,
+  findConnectorPointers,
   findPointers,
+  findVersionAndPointers,
   findVersionByName,
   insertVersion,
   pinDefault,
@@ -29,8 +33,11 @@ export interface VersionTarget {
   version: string
 }
 
-async function requireConnector(db: Db, organisationId: string, connectorId: string): Promise<void> {
-  if (!(await findConnector(db, organisationId, connectorId))) throw new ApiError('connector_not_found')
+/** The connector's latest and pinned default; 404 when it is not the organisation's (one round trip for both). */
+async function requireConnectorPointers(db: Db, organisationId: string, connectorId: string): Promise<Pointers> {
+  const pointers = await findConnectorPointers(db, organisationId, connectorId)
+  if (!pointers) throw new ApiError('connector_not_found')
+  return pointers
 }
 
 /** Opens a write transaction holding the connector's lock; 404 when the connector is not the organisation's. */
@@ -41,11 +48,13 @@ function withConnectorLocked<T>(db: Db, organisationId: string, connectorId: str
   })
 }
 
+function versionNotFound(ref: string): ApiError {
+  return new ApiError('version_not_found', { message: `Connector version "${ref}" does not exist or the alias resolves to no version.` })
+}
+
 async function requireVersion(db: Db, connectorId: string, ref: string): Promise<{ version: VersionRecord; pointers: Pointers }> {
   const found = await resolveVersion(db, connectorId, ref)
-  if (!found) {
-    throw new ApiError('version_not_found', { message: `Connector version "${ref}" does not exist or the alias resolves to no version.` })
-  }
+  if (!found) throw versionNotFound(ref)
   return found
 }
 
@@ -72,6 +81,7 @@ export async function createVersion(
   try {
     return await withConnectorLocked(db, target.organisationId, target.connectorId, async (tx) => {
       let description: string | null = null
+      let sourceId: string | undefined
       if (body.fromVersion !== undefined) {
         const source = await resolveVersion(tx, target.connectorId, body.fromVersion)
         if (!source) {
@@ -81,9 +91,12 @@ export async function createVersion(
           })
         }
         description = source.version.description
+        sourceId = source.version.id
       }
       if (await findVersionByName(tx, target.connectorId, body.name)) throw nameConflict(body.name)
       const version = await insertVersion(tx, { connectorId: target.connectorId, name: body.name, description })
+      // Actions, triggers, definitions and their references are copied in the same transaction.
+      if (sourceId !== undefined) await copyVersionContent(tx, sourceId, version.id)
       await touchConnector(tx, target.connectorId)
       return dtoAfterChange(tx, version, [])
     })
@@ -97,9 +110,12 @@ export async function createVersion(
 export async function getVersion(registry: Registry, principal: Principal, target: VersionTarget): Promise<ConnectorVersion> {
   authorize(principal, target.organisationId, 'read')
   const { db } = registry
-  await requireConnector(db, target.organisationId, target.connectorId)
-  const { version, pointers } = await requireVersion(db, target.connectorId, target.version)
-  return toVersionDto(version, pointers)
+  // Connector check, pointers and version in one round trip.
+  const found = await findVersionAndPointers(db, target.connectorId, target.version, target.organisationId)
+  if (!found) throw new ApiError('connector_not_found')
+  const { version, pointers } = found
+  if (!version) throw versionNotFound(target.version)
+  return toVersionDto(version, pointers, await contentMessages(db, version.id))
 }
 
 export async function listVersions(
@@ -110,11 +126,8 @@ export async function listVersions(
 ): Promise<{ items: ConnectorVersion[]; pageInfo: PageInfo }> {
   authorize(principal, target.organisationId, 'read')
   const { db } = registry
-  await requireConnector(db, target.organisationId, target.connectorId)
-  const [{ rows, pageInfo }, pointers] = await Promise.all([
-    paginate(registry.cursors, versionsListing(db, target.connectorId), page),
-    findPointers(db, target.connectorId),
-  ])
+  const pointers = await requireConnectorPointers(db, target.organisationId, target.connectorId)
+  const { rows, pageInfo } = await paginate(registry.cursors, versionsListing(db, target.connectorId), page)
   return { items: rows.map((v) => toVersionDto(v, pointers)), pageInfo }
 }
 
@@ -140,7 +153,14 @@ export async function updateConnectorVersion(
       if (plan.defaultChange === 'pin') await pinDefault(tx, target.connectorId, version.id)
       if (plan.defaultChange === 'unpin') await unpinDefault(tx, target.connectorId)
       await touchConnector(tx, target.connectorId)
-      return dtoAfterChange(tx, updated, plan.messages)
+      // Under the lock only the pin can have moved (an update never publishes): no re-read.
+      const after: Pointers =
+        plan.defaultChange === 'pin'
+          ? { ...pointers, pinnedDefaultId: version.id }
+          : plan.defaultChange === 'unpin'
+            ? { ...pointers, pinnedDefaultId: null }
+            : pointers
+      return toVersionDto(updated, after, plan.messages)
     })
   } catch (error) {
     if (db.dialect.isUniqueViolation(error)) throw nameConflict(body.name)
@@ -163,6 +183,7 @@ export async function deleteConnectorVersion(
         message: 'A published version can only be deleted with force=true; unpublish it first or pass force.',
       })
     }
+    if (!options.force) await assertVersionUnsubscribed(tx, target.connectorId, version, pointers, 'deleted')
     await deleteVersion(tx, version.id)
     await touchConnector(tx, target.connectorId)
   })
@@ -181,6 +202,8 @@ export async function publishVersion(
     if (version.publishedAt !== null) {
       throw new ApiError('version_already_published', { message: `Version "${version.name}" is already published.` })
     }
+    // Content with validation errors cannot be published (400 version_invalid); warnings are reported.
+    const validation = await assertPublishable(tx, version)
     const published = await updateVersion(tx, version.id, { published: true })
     await touchConnector(tx, target.connectorId)
     const after = await findPointers(tx, target.connectorId)
@@ -191,7 +214,7 @@ export async function publishVersion(
     if (after.pinnedDefaultId !== null) {
       messages.push({ text: 'The default version is pinned to another version and did not change.', severity: 'info' })
     }
-    return toVersionDto(published, after, messages)
+    return toVersionDto(published, after, [...messages, ...validation])
   })
 }
 
@@ -208,6 +231,7 @@ export async function unpublishVersion(
     if (version.publishedAt === null) {
       throw new ApiError('version_not_published', { message: `Version "${version.name}" is a draft; there is nothing to unpublish.` })
     }
+    await assertVersionUnsubscribed(tx, target.connectorId, version, pointers, 'unpublished')
     const messages: Message[] = []
     if (pointers.pinnedDefaultId === version.id) {
       await unpinDefault(tx, target.connectorId)

@@ -278,6 +278,37 @@ describe('organisation isolation', () => {
         { operationId: 'UnpublishConnector', method: 'POST', url: `${v}/unpublish` },
       )
     }
+    // Versioned content (actions, triggers, definitions, raw schemas) and subscriptions.
+    const action = { type: 'http', name: 'Intruder', method: 'GET', path: '/', parameters: [], responses: [{ status: 200, definitions: [] }] }
+    const trigger = { type: 'http', name: 'Intruder', method: 'POST', parameters: [], responses: [{ status: 200, definitions: [] }] }
+    const definition = { name: 'Intruder', accept: ['application/json'], schema: { contentType: 'application/schema+json', content: '{}' } }
+    for (const ref of ['draft', 'latest']) {
+      const v = `${c}/versions/${ref}`
+      out.push(
+        { operationId: 'GetActions', method: 'GET', url: `${v}/actions` },
+        { operationId: 'CreateAction', method: 'POST', url: `${v}/actions`, payload: action },
+        { operationId: 'GetAction', method: 'GET', url: `${v}/actions/Intruder` },
+        { operationId: 'UpdateAction', method: 'PUT', url: `${v}/actions/Intruder`, payload: { ...action, id: newId() } },
+        { operationId: 'DeleteAction', method: 'DELETE', url: `${v}/actions/Intruder` },
+        { operationId: 'GetTriggers', method: 'GET', url: `${v}/triggers` },
+        { operationId: 'CreateTrigger', method: 'POST', url: `${v}/triggers`, payload: trigger },
+        { operationId: 'GetTrigger', method: 'GET', url: `${v}/triggers/Intruder` },
+        { operationId: 'UpdateTrigger', method: 'PUT', url: `${v}/triggers/Intruder`, payload: { ...trigger, id: newId() } },
+        { operationId: 'DeleteTrigger', method: 'DELETE', url: `${v}/triggers/Intruder` },
+        { operationId: 'GetDefinitions', method: 'GET', url: `${v}/definitions` },
+        { operationId: 'CreateDefinitions', method: 'POST', url: `${v}/definitions`, payload: { definitions: [definition] } },
+        { operationId: 'DeleteDefinitions', method: 'DELETE', url: `${v}/definitions?force=true`, payload: { all: true } },
+        { operationId: 'GetDefinition', method: 'GET', url: `${v}/definitions/Intruder` },
+        { operationId: 'UpdateDefinition', method: 'PUT', url: `${v}/definitions/Intruder`, payload: { ...definition, id: newId() } },
+        { operationId: 'DeleteDefinition', method: 'DELETE', url: `${v}/definitions/Intruder?force=true` },
+        { operationId: 'GetRawSchema', method: 'GET', url: `/o/${org}/schemas/${connectorId}/${ref}/Intruder.json` },
+      )
+    }
+    out.push(
+      { operationId: 'ListConnectorSubscriptions', method: 'GET', url: `${c}/subscriptions` },
+      { operationId: 'PutConnectorSubscription', method: 'PUT', url: `${c}/subscriptions/intruder`, payload: { version: 'v1' } },
+      { operationId: 'DeleteConnectorSubscription', method: 'DELETE', url: `${c}/subscriptions/intruder` },
+    )
     return out
   }
 
@@ -295,7 +326,7 @@ describe('organisation isolation', () => {
     }
     const covered = new Set([...probes(a.id, connector.id, { withConnector: false }), ...probes(a.id, connector.id, { withConnector: true })].map((p) => p.operationId))
     assert.deepEqual([...covered].sort(), [...scoped].sort())
-    assert.equal(scoped.size, 14)
+    assert.equal(scoped.size, 34)
   })
 
   test("another organisation's key gets one identical 403 for its id and for an organisation that does not exist", async () => {
