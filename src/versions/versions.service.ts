@@ -58,6 +58,13 @@ async function requireVersion(db: Db, connectorId: string, ref: string): Promise
   return found
 }
 
+/** Resolves the target version inside a write transaction and checks If-Match against its current ETag. */
+async function requireCurrentVersion(tx: Db, target: VersionTarget, ifMatch: string | undefined) {
+  const found = await requireVersion(tx, target.connectorId, target.version)
+  assertIfMatch(ifMatch, versionEtag(toVersionDto(found.version, found.pointers)))
+  return found
+}
+
 async function dtoAfterChange(db: Db, version: VersionRecord, messages: Message[]): Promise<ConnectorVersion> {
   return toVersionDto(version, await findPointers(db, version.connectorId), messages)
 }
@@ -142,8 +149,7 @@ export async function updateConnectorVersion(
   const { db } = registry
   try {
     return await withConnectorLocked(db, target.organisationId, target.connectorId, async (tx) => {
-      const { version, pointers } = await requireVersion(tx, target.connectorId, target.version)
-      assertIfMatch(ifMatch, versionEtag(toVersionDto(version, pointers)))
+      const { version, pointers } = await requireCurrentVersion(tx, target, ifMatch)
       const plan = planVersionUpdate(version, pointers, body)
       if (plan.name !== undefined && (await findVersionByName(tx, target.connectorId, plan.name))) throw nameConflict(plan.name)
       const updated = await updateVersion(tx, version.id, {
@@ -176,8 +182,7 @@ export async function deleteConnectorVersion(
 ): Promise<void> {
   authorize(principal, target.organisationId, 'write')
   await withConnectorLocked(registry.db, target.organisationId, target.connectorId, async (tx) => {
-    const { version, pointers } = await requireVersion(tx, target.connectorId, target.version)
-    assertIfMatch(options.ifMatch, versionEtag(toVersionDto(version, pointers)))
+    const { version, pointers } = await requireCurrentVersion(tx, target, options.ifMatch)
     if (version.publishedAt !== null && !options.force) {
       throw new ApiError('version_published', {
         message: 'A published version can only be deleted with force=true; unpublish it first or pass force.',
@@ -197,8 +202,7 @@ export async function publishVersion(
 ): Promise<ConnectorVersion> {
   authorize(principal, target.organisationId, 'write')
   return withConnectorLocked(registry.db, target.organisationId, target.connectorId, async (tx) => {
-    const { version, pointers } = await requireVersion(tx, target.connectorId, target.version)
-    assertIfMatch(ifMatch, versionEtag(toVersionDto(version, pointers)))
+    const { version } = await requireCurrentVersion(tx, target, ifMatch)
     if (version.publishedAt !== null) {
       throw new ApiError('version_already_published', { message: `Version "${version.name}" is already published.` })
     }
@@ -226,8 +230,7 @@ export async function unpublishVersion(
 ): Promise<ConnectorVersion> {
   authorize(principal, target.organisationId, 'write')
   return withConnectorLocked(registry.db, target.organisationId, target.connectorId, async (tx) => {
-    const { version, pointers } = await requireVersion(tx, target.connectorId, target.version)
-    assertIfMatch(ifMatch, versionEtag(toVersionDto(version, pointers)))
+    const { version, pointers } = await requireCurrentVersion(tx, target, ifMatch)
     if (version.publishedAt === null) {
       throw new ApiError('version_not_published', { message: `Version "${version.name}" is a draft; there is nothing to unpublish.` })
     }
