@@ -172,6 +172,29 @@ export function schemaReferences(contentType: string, content: string, connector
   return out
 }
 
+/**
+ * The document with its references to definition `from` naming `to` instead (the definition was
+ * renamed), or the document unchanged when it has none. References are relations that follow a
+ * rename; the document must keep naming the definition it is linked to.
+ */
+export function renameSchemaReferences(contentType: string, content: string, connectorId: string, from: string, to: string): string {
+  if (!isJsonSchema(contentType)) return content
+  const parsed = parseJson(content)
+  if (!parsed.ok) return content
+  const local = localDefsOf(parsed.value)
+  let changed = false
+  walkRefs(parsed.value, (ref, holder) => {
+    const target = refTarget(ref, local, connectorId)
+    if (!target || target.key !== from) return
+    holder.$ref =
+      target.by === 'name'
+        ? ref.replace(/^#\/\$defs\/[^/]+/, () => `#/$defs/${to}`)
+        : ref.replace(/(\/schemas\/[0-9A-HJKMNP-TV-Z]{26}\/[^/]+\/)[^/#?.]+/, (_match, prefix: string) => `${prefix}${to}`)
+    changed = true
+  })
+  return changed ? JSON.stringify(parsed.value) : content
+}
+
 /** The schema document as served: references to other definitions become their current URLs. */
 export function rawSchemaDocument(definition: DefinitionRecord, index: ContentIndex, ctx: UrlContext): string {
   if (!isJsonSchema(definition.contentType)) return definition.content

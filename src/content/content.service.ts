@@ -12,6 +12,7 @@ import {
   rawSchemaDocument,
   REQUEST_SLOT,
   referencedBy,
+  renameSchemaReferences,
   responseSlot,
   schemaFileKey,
   schemaReferences,
@@ -369,6 +370,21 @@ async function relinkSchemas(
   }
 }
 
+/**
+ * After a rename, the documents of the other definitions linked to the renamed one name it by
+ * its new name, so that the stored relation and the document never disagree (a later update or
+ * GetRawSchema would otherwise resolve the old name: to nothing, or to another definition).
+ */
+async function renameInReferrers(tx: Db, versionId: string, connectorId: string, rename: { id: string; from: string; to: string }): Promise<void> {
+  const index = new ContentIndex(await loadContent(tx, versionId))
+  for (const link of index.linksByTarget.get(rename.id) ?? []) {
+    const referrer = link.sourceKind === 'definition' && link.sourceId !== rename.id ? index.definitionById.get(link.sourceId) : undefined
+    if (!referrer) continue
+    const content = renameSchemaReferences(referrer.contentType, referrer.content, connectorId, rename.from, rename.to)
+    if (content !== referrer.content) await updateDefinitionRow(tx, referrer.id, { ...referrer, content })
+  }
+}
+
 function definitionFields(body: { name: string; accept: string[]; description?: string }, schema: { contentType: string; content: string }) {
   return { name: body.name, description: body.description ?? null, accept: body.accept, contentType: schema.contentType, content: schema.content }
 }
@@ -448,10 +464,17 @@ export async function updateDefinition(
       if (body.id !== existing.id) throw new ApiError('read_only_field', { fields: [{ field: 'id', message: 'is read-only' }] })
       const renamed = body.name !== existing.name
       if (renamed && (await findDefinition(tx, version.id, body.name))) throw definitionConflict(body.name)
-      // PUT replaces: an omitted description is cleared; an omitted schema keeps the document.
-      const fields = definitionFields(body, body.schema ?? { contentType: existing.contentType, content: existing.content })
+      // PUT replaces: an omitted description is cleared; an omitted schema keeps the document
+      // (its references to this definition follow a rename, like those of the other documents).
+      const kept = renamed
+        ? renameSchemaReferences(existing.contentType, existing.content, target.connectorId, existing.name, body.name)
+        : existing.content
+      const fields = definitionFields(body, body.schema ?? { contentType: existing.contentType, content: kept })
       await updateDefinitionRow(tx, existing.id, fields)
-      if (renamed) await relinkByName(tx, version.id, { id: existing.id, name: body.name })
+      if (renamed) {
+        await relinkByName(tx, version.id, { id: existing.id, name: body.name })
+        await renameInReferrers(tx, version.id, target.connectorId, { id: existing.id, from: existing.name, to: body.name })
+      }
       await relinkSchemas(tx, version.id, target.connectorId, [{ record: { ...existing, ...fields }, field: 'schema.content' }])
       const index = new ContentIndex(await loadContent(tx, version.id))
       return toDefinitionDto(index.definitionById.get(existing.id)!, index, ctx)
