@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import SQLite from 'better-sqlite3'
 import pg from 'pg'
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely'
+import { Kysely, PostgresDialect, SqliteDialect, sql, type SqliteDatabase } from 'kysely'
 import type { Database } from './schema.ts'
 import { postgresDialect, sqliteDialect, type Dialect } from './dialect.ts'
 
@@ -44,8 +44,34 @@ export function openDatabase(options: DatabaseOptions): Db {
   sqlite.pragma('foreign_keys = ON')
   // WAL + NORMAL survives a process crash (kill -9) without losing committed transactions.
   sqlite.pragma('synchronous = NORMAL')
-  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) })
+  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) })
   return { kysely, dialect: sqliteDialect, location: file, close: () => kysely.destroy() }
+}
+
+const STATEMENT_CACHE_SIZE = 500
+
+/**
+ * Kysely prepares every query anew, and compiling SQL was the largest single cost of a request
+ * (benchmarks: a fifth of the CPU). Compiled statements are reused per SQL text, least recently
+ * used evicted; a statement still iterating (streamed) is never handed out twice.
+ */
+function withStatementCache(sqlite: SQLite.Database): SqliteDatabase {
+  const cache = new Map<string, SQLite.Statement>()
+  return {
+    close: () => sqlite.close(),
+    prepare(sqlText: string) {
+      const cached = cache.get(sqlText)
+      if (cached && !cached.busy) {
+        cache.delete(sqlText)
+        cache.set(sqlText, cached)
+        return cached
+      }
+      const statement = sqlite.prepare(sqlText)
+      cache.set(sqlText, statement)
+      if (cache.size > STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value!)
+      return statement
+    },
+  }
 }
 
 const MAX_ATTEMPTS = 6

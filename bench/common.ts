@@ -1,0 +1,114 @@
+import { execFile } from 'node:child_process'
+import fs from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import pg from 'pg'
+
+/** Shared plumbing of the benchmark: where things are, how the CLI and databases are reached. */
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+
+/**
+ * Where the server under test and its CLI come from: this project, or (`--app-dir`) another
+ * checkout of it, e.g. the previous commit, to compare two versions with the same harness.
+ */
+let appDir = ROOT
+
+export function setAppDir(dir: string): void {
+  appDir = path.resolve(dir)
+  if (!fs.existsSync(cliPath())) throw new Error(`--app-dir ${dir} has no src/cli.ts`)
+}
+
+export function getAppDir(): string {
+  return appDir
+}
+
+export function cliPath(): string {
+  return path.join(appDir, 'src', 'cli.ts')
+}
+
+export type DialectName = 'sqlite' | 'postgres'
+
+/** One fresh database the benchmark owns: a temporary DATA_DIR, plus a PostgreSQL database when asked. */
+export interface Target {
+  dialect: DialectName
+  dataDir: string
+  /** The SQLite file the server uses (unused on PostgreSQL). */
+  sqliteFile: string
+  databaseUrl?: string
+  /** Removes the database and the data directory. */
+  drop(): Promise<void>
+}
+
+export function log(line: string): void {
+  process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`)
+}
+
+export async function createTarget(dialect: DialectName, adminUrl: string | undefined, label: string): Promise<Target> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `cr-bench-${label}-`))
+  const sqliteFile = path.join(dataDir, 'registry.db')
+  if (dialect === 'sqlite') {
+    return { dialect, dataDir, sqliteFile, drop: async () => fs.rmSync(dataDir, { recursive: true, force: true }) }
+  }
+  if (!adminUrl) throw new Error('PostgreSQL needs DATABASE_URL')
+  const name = `cr_bench_${label}_${process.pid}_${Date.now().toString(36)}`
+  await withPgClient(adminUrl, (client) => client.query(`create database ${name}`))
+  const url = new URL(adminUrl)
+  url.pathname = `/${name}`
+  return {
+    dialect,
+    dataDir,
+    sqliteFile,
+    databaseUrl: url.toString(),
+    async drop() {
+      await withPgClient(adminUrl, (client) => client.query(`drop database if exists ${name} with (force)`))
+      fs.rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+}
+
+export async function withPgClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    return await work(client)
+  } finally {
+    await client.end()
+  }
+}
+
+/** Environment of every process started on a target: the server, the CLI, the baselines. */
+export function targetEnv(target: Target, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: target.dataDir, LOG_LEVEL: 'warn', ...extra }
+  if (target.databaseUrl) env.DATABASE_URL = target.databaseUrl
+  else delete env.DATABASE_URL
+  return env
+}
+
+/** Runs `connector-registry <args>` the way an operator would, returning its standard output. */
+export function runCli(target: Target, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, ['--import', 'tsx', cliPath(), ...args], { cwd: appDir, env: targetEnv(target) }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`cli ${args.join(' ')} failed: ${stderr || error.message}`))
+      else resolve(stdout)
+    })
+  })
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      const port = typeof address === 'object' && address ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}

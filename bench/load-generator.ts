@@ -1,0 +1,120 @@
+import autocannon, { type Request, type Result } from 'autocannon'
+
+/**
+ * The load generator: a child process of bench/run.ts (forked with an IPC channel) that runs
+ * autocannon programmatically, so the load does not share an event loop with the orchestrator
+ * or with the server under test. One message per scenario: warm up, then measure.
+ *
+ * Requests cycle through `items` with one counter shared by all connections, so concurrent
+ * requests address different rows (and, for writes, different connectors).
+ */
+export interface LoadItem {
+  method: 'GET' | 'PUT'
+  path: string
+  body?: string
+}
+
+export interface LoadSpec {
+  id: number
+  baseUrl: string
+  connections: number
+  warmupS: number
+  durationS: number
+  headers: Record<string, string>
+  items: LoadItem[]
+}
+
+export interface LoadResult {
+  id: number
+  requests: number
+  durationS: number
+  rps: number
+  /** Latency percentiles of 2xx responses in milliseconds, exact (autocannon's own are whole ms). */
+  p50Ms: number
+  p99Ms: number
+  meanMs: number
+  non2xx: number
+  errors: number
+  timeouts: number
+  statusCodes: Record<string, number>
+  bytesPerResponse: number
+  /** The measured phase on the machine's monotonic clock (process.hrtime), in microseconds. */
+  windowUs: [number, number]
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return 0
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!
+}
+
+async function runOnce(spec: LoadSpec, durationS: number, record: boolean): Promise<{ result: Result; latencies: Float64Array }> {
+  let next = 0
+  const { items } = spec
+  const request: Request = {
+    setupRequest: (req) => {
+      const item = items[next++ % items.length]!
+      const headers = { ...req.headers, ...spec.headers }
+      if (item.body !== undefined) headers['content-type'] = 'application/json'
+      return { ...req, method: item.method, path: item.path, headers, ...(item.body !== undefined ? { body: item.body } : {}) }
+    },
+  }
+  let latencies = new Float64Array(1 << 16)
+  let count = 0
+  // autocannon stops on its sampling tick: a 100 ms tick keeps the run within 0.1 s of `durationS`.
+  const instance = autocannon({
+    url: spec.baseUrl,
+    connections: spec.connections,
+    duration: durationS,
+    sampleInt: 100,
+    timeout: 30,
+    requests: [request],
+  })
+  if (record) {
+    instance.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {
+      if (statusCode < 200 || statusCode > 299) return
+      if (count === latencies.length) {
+        const grown = new Float64Array(latencies.length * 2)
+        grown.set(latencies)
+        latencies = grown
+      }
+      latencies[count++] = responseTime
+    })
+  }
+  const result = await instance
+  return { result, latencies: latencies.slice(0, count).sort() }
+}
+
+async function run(spec: LoadSpec): Promise<LoadResult> {
+  if (spec.warmupS > 0) await runOnce(spec, spec.warmupS, false)
+  const from = Number(process.hrtime.bigint() / 1000n)
+  const { result, latencies } = await runOnce(spec, spec.durationS, true)
+  const to = Number(process.hrtime.bigint() / 1000n)
+  const statusCodes: Record<string, number> = {}
+  for (const [code, { count }] of Object.entries(result.statusCodeStats)) statusCodes[code] = count
+  const requests = Object.values(statusCodes).reduce((a, b) => a + b, 0)
+  let sum = 0
+  for (const value of latencies) sum += value
+  return {
+    id: spec.id,
+    requests,
+    durationS: result.duration,
+    rps: requests / result.duration,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    meanMs: latencies.length ? sum / latencies.length : 0,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    statusCodes,
+    bytesPerResponse: requests ? result.throughput.total / requests : 0,
+    windowUs: [from, to],
+  }
+}
+
+process.on('message', (spec: LoadSpec) => {
+  run(spec).then(
+    (result) => process.send!({ ok: true, result }),
+    (error: unknown) => process.send!({ ok: false, id: spec.id, error: error instanceof Error ? error.stack : String(error) }),
+  )
+})
+process.on('disconnect', () => process.exit(0))

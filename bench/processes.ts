@@ -1,0 +1,160 @@
+import { fork, spawn, type ChildProcess } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
+import { ROOT, cliPath, freePort, getAppDir, sleep, targetEnv, type Target } from './common.ts'
+import type { LoadResult, LoadSpec } from './load-generator.ts'
+
+/** The processes of a benchmark run: the server under test, the baseline server, the load generator. */
+
+export interface Service {
+  name: string
+  baseUrl: string
+  pid: number
+  stop(): Promise<void>
+  /** Output of the process, for error messages. */
+  output(): string
+}
+
+function collect(child: ChildProcess): () => string {
+  let text = ''
+  const add = (chunk: Buffer) => {
+    text = (text + chunk.toString()).slice(-20_000)
+  }
+  child.stdout?.on('data', add)
+  child.stderr?.on('data', add)
+  return () => text
+}
+
+/** Polls `url` until it answers 2xx; on failure the child is killed, never left behind. */
+async function waitUntilReady(name: string, url: string, child: ChildProcess, output: () => string): Promise<void> {
+  const deadline = Date.now() + 60_000
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}:\n${output()}`)
+    try {
+      const response = await fetch(url)
+      if (response.ok) return
+    } catch {
+      // not listening yet
+    }
+    await sleep(100)
+  }
+  child.kill('SIGKILL')
+  throw new Error(`${name} did not become ready within 60 s:\n${output()}`)
+}
+
+function stopper(child: ChildProcess): () => Promise<void> {
+  return async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+    child.kill('SIGTERM')
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
+    await exited
+    clearTimeout(timer)
+  }
+}
+
+/**
+ * The real server, `connector-registry serve`, in its own process with production settings:
+ * NODE_ENV=production, LOG_LEVEL=warn, the default API-key cache; the per-principal rate limit
+ * is raised to its maximum with a 1 s window so it never answers 429 (it still runs).
+ */
+export async function startServer(target: Target, options: { cpuProfileDir?: string; nodeFlags?: string[] } = {}): Promise<Service> {
+  const port = await freePort()
+  const execArgv = [...(options.nodeFlags ?? []), ...(options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : [])]
+  const child = spawn(process.execPath, [...execArgv, '--import', 'tsx', cliPath(), 'serve'], {
+    cwd: getAppDir(),
+    env: targetEnv(target, {
+      NODE_ENV: 'production',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      RATE_LIMIT_MAX: '1000000',
+      RATE_LIMIT_WINDOW_MS: '1000',
+    }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const output = collect(child)
+  const baseUrl = `http://127.0.0.1:${port}`
+  await waitUntilReady('server', `${baseUrl}/readyz`, child, output)
+  return { name: 'server', baseUrl, pid: child.pid!, stop: stopper(child), output }
+}
+
+export async function startBaseline(target: Target): Promise<Service> {
+  const port = await freePort()
+  const env = targetEnv(target, { PORT: String(port), SQLITE_FILE: target.sqliteFile, NODE_ENV: 'production' })
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'baseline-server.ts')], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const output = collect(child)
+  const baseUrl = `http://127.0.0.1:${port}`
+  await waitUntilReady('baseline server', `${baseUrl}/constant`, child, output)
+  return { name: 'baseline', baseUrl, pid: child.pid!, stop: stopper(child), output }
+}
+
+/** Resident set size of a process in MB: the current one (VmRSS) or the peak so far (VmHWM). */
+export function rssMb(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number | undefined {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)
+    return match ? Number(match[1]) / 1024 : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Polls a process's RSS until stopped; returns the highest value seen. */
+export function watchRss(pid: number, intervalMs = 50): { stop(): number } {
+  let peak = rssMb(pid) ?? 0
+  const timer = setInterval(() => {
+    peak = Math.max(peak, rssMb(pid) ?? 0)
+  }, intervalMs)
+  return {
+    stop() {
+      clearInterval(timer)
+      peak = Math.max(peak, rssMb(pid) ?? 0)
+      return peak
+    },
+  }
+}
+
+export interface LoadGenerator {
+  run(spec: Omit<LoadSpec, 'id'>): Promise<LoadResult>
+  stop(): Promise<void>
+}
+
+export function startLoadGenerator(): LoadGenerator {
+  const child = fork(path.join(ROOT, 'bench', 'load-generator.ts'), [], {
+    cwd: ROOT,
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
+  let nextId = 1
+  const pending = new Map<number, { resolve(result: LoadResult): void; reject(error: Error): void }>()
+  child.on('message', (message: { ok: true; result: LoadResult } | { ok: false; id: number; error: string }) => {
+    const id = message.ok ? message.result.id : message.id
+    const waiter = pending.get(id)
+    pending.delete(id)
+    if (message.ok) waiter?.resolve(message.result)
+    else waiter?.reject(new Error(`load generator: ${message.error}`))
+  })
+  child.on('exit', (code) => {
+    for (const waiter of pending.values()) waiter.reject(new Error(`load generator exited with ${code}`))
+    pending.clear()
+  })
+  return {
+    run(spec) {
+      const id = nextId++
+      return new Promise((resolve, reject) => {
+        pending.set(id, { resolve, reject })
+        child.send({ ...spec, id })
+      })
+    },
+    async stop() {
+      if (child.exitCode !== null) return
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+      child.disconnect()
+      await exited
+    },
+  }
+}

@@ -1,0 +1,436 @@
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { createTarget, getAppDir, log, ROOT, setAppDir, type DialectName, type Target } from './common.ts'
+import type { LoadResult } from './load-generator.ts'
+import { explainHotQueries, type PlannedQuery } from './plans.ts'
+import { rssMb, startBaseline, startLoadGenerator, startServer, watchRss, type LoadGenerator, type Service } from './processes.ts'
+import { summariseProfile } from './profile-summary.ts'
+import { BASELINE_SCENARIO, fetchCursors, itemsFor, SCENARIOS, type Scenario } from './scenarios.ts'
+import { seedCatalogue, type Catalogue, type Seeded } from './seed.ts'
+
+/**
+ * `npm run bench [-- options]`: the benchmark of the version API. See the usage text below.
+ * It prints progress on stderr and the results (markdown) on stdout, and writes them as JSON
+ * to bench/results/<timestamp>.json.
+ */
+const USAGE = `usage: npm run bench -- [options]
+  --quick                 smoke run (< 2 min): short runs, a large catalogue of 1,000 x 100
+  --dialect <d>           sqlite and/or postgres (repeatable; default sqlite, plus postgres when DATABASE_URL is set)
+  --scale <s>             small and/or large (repeatable; default both)
+  --scenario <key>        only these scenarios (repeatable); keys: ${SCENARIOS.map((s) => s.key).join(', ')}
+  --duration <s>          measured seconds per scenario (default 10, quick 0.7)
+  --warmup <s>            warm-up seconds per scenario (default 3, quick 0.3)
+  --connections <n>       concurrent connections (default 32)
+  --large <NxM>           large catalogue size (default 10000x100)
+  --server-flags <flags>  extra node flags for the server process only, e.g. "--max-semi-space-size=4"
+  --app-dir <dir>         run the server and CLI of another checkout (e.g. the previous commit) for an A/B comparison
+  --profile               run the server under node --cpu-prof (default: get-by-name on the large SQLite
+                          catalogue) and print where the time goes
+  --no-plans              skip the query-plan check
+  --no-json               do not write bench/results/<timestamp>.json`
+
+interface Options {
+  quick: boolean
+  dialects: DialectName[]
+  scales: ('small' | 'large')[]
+  scenarios: Scenario[]
+  durationS: number
+  warmupS: number
+  connections: number
+  small: Catalogue
+  large: Catalogue
+  profile: boolean
+  serverFlags: string[]
+  plans: boolean
+  json: boolean
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      dialect: { type: 'string', multiple: true },
+      scale: { type: 'string', multiple: true },
+      scenario: { type: 'string', multiple: true },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      connections: { type: 'string' },
+      large: { type: 'string' },
+      'app-dir': { type: 'string' },
+      'server-flags': { type: 'string' },
+      profile: { type: 'boolean', default: false },
+      'no-plans': { type: 'boolean', default: false },
+      'no-json': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  })
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`)
+    process.exit(0)
+  }
+  const quick = values.quick
+  if (values['app-dir']) setAppDir(values['app-dir'])
+  const positive = (text: string | undefined, fallback: number, what: string, min = Number.MIN_VALUE) => {
+    if (text === undefined) return fallback
+    const value = Number(text)
+    if (!(value >= min)) throw new Error(`${what} must be a number ≥ ${min === Number.MIN_VALUE ? '0 (exclusive)' : min}, got ${JSON.stringify(text)}`)
+    return value
+  }
+  const dialects = (values.dialect ?? (process.env.DATABASE_URL ? ['sqlite', 'postgres'] : ['sqlite'])) as DialectName[]
+  for (const d of dialects) if (d !== 'sqlite' && d !== 'postgres') throw new Error(`unknown dialect ${d}`)
+  if (dialects.includes('postgres') && !process.env.DATABASE_URL) throw new Error('--dialect postgres needs DATABASE_URL')
+  const profile = values.profile
+  const scales = (values.scale ?? (profile ? ['large'] : ['small', 'large'])) as Options['scales']
+  for (const s of scales) if (s !== 'small' && s !== 'large') throw new Error(`unknown scale ${s}`)
+  const keys = values.scenario ?? (profile ? ['get-by-name'] : SCENARIOS.map((s) => s.key))
+  const scenarios = SCENARIOS.filter((s) => keys.includes(s.key))
+  const unknown = keys.filter((k) => !SCENARIOS.some((s) => s.key === k))
+  if (unknown.length) throw new Error(`unknown scenario(s) ${unknown.join(', ')}`)
+  let large: Catalogue = quick
+    ? { label: 'large', connectors: 1_000, versionsPerConnector: 100 }
+    : { label: 'large', connectors: 10_000, versionsPerConnector: 100 }
+  if (values.large) {
+    const match = /^(\d+)x(\d+)$/.exec(values.large)
+    if (!match) throw new Error('--large must look like 10000x100')
+    large = { label: 'large', connectors: Number(match[1]), versionsPerConnector: Number(match[2]) }
+  }
+  return {
+    quick,
+    dialects: profile && !values.dialect ? ['sqlite'] : dialects,
+    scales,
+    scenarios,
+    durationS: positive(values.duration, quick ? 0.7 : 10, '--duration'),
+    warmupS: positive(values.warmup, quick ? 0.3 : 3, '--warmup', 0),
+    connections: positive(values.connections, 32, '--connections'),
+    small: { label: 'small', connectors: 100, versionsPerConnector: 10 },
+    large,
+    profile,
+    serverFlags: values['server-flags']?.split(/\s+/).filter(Boolean) ?? [],
+    plans: !values['no-plans'] && !profile,
+    json: !values['no-json'],
+  }
+}
+
+interface ScenarioResult extends Omit<LoadResult, 'id'> {
+  scenario: string
+  title: string
+  /** Highest RSS of the process serving the scenario, sampled every 50 ms, in MB. */
+  peakRssMb: number
+  /** Throughput relative to the matching baseline (same catalogue, same run). */
+  baselineRatio?: number
+  /** Throughput relative to the bare constant-JSON route. */
+  constantRatio?: number
+}
+
+interface CatalogueResult {
+  catalogue: Catalogue
+  seedSeconds: number
+  rows: { connectors: number; versions: number; published: number; pinned: number }
+  /** VmHWM of the server process when it stopped (whole life, including start-up). */
+  serverPeakRssMb: number
+  results: ScenarioResult[]
+  plans?: { queries: PlannedQuery[]; statementsPerRequest: Record<string, number> }
+}
+
+interface DialectResult {
+  dialect: DialectName
+  catalogues: CatalogueResult[]
+}
+
+interface Prepared {
+  target: Target
+  catalogue: Catalogue
+  seeded: Seeded
+  server?: Service
+  baseline?: Service
+  profileDir?: string
+}
+
+const tag = (p: { target: Target; catalogue: Catalogue }) => `[${p.target.dialect}/${p.catalogue.label}]`
+
+async function measureCatalogue(options: Options, load: LoadGenerator, p: Prepared): Promise<CatalogueResult> {
+  const { seeded, server, baseline } = p
+  const cursors = await fetchCursors(server!.baseUrl, seeded)
+  const results: ScenarioResult[] = []
+  for (const scenario of options.scenarios) {
+    const service = scenario.onBaseline ? baseline! : server!
+    const rss = watchRss(service.pid)
+    const { id: _id, ...figures } = await load.run({
+      baseUrl: service.baseUrl,
+      connections: scenario.connections ?? options.connections,
+      warmupS: options.warmupS,
+      durationS: options.durationS,
+      headers: scenario.onBaseline ? {} : { authorization: `Bearer ${seeded.apiKey}` },
+      items: itemsFor(scenario.itemsOf ?? scenario.key, { seeded, cursors }),
+    })
+    results.push({ scenario: scenario.key, title: scenario.title, ...figures, peakRssMb: rss.stop() })
+    log(
+      `${tag(p)} ${scenario.key.padEnd(22)} ${figures.rps.toFixed(0).padStart(7)} req/s  ` +
+        `p50 ${figures.p50Ms.toFixed(2)} ms  p99 ${figures.p99Ms.toFixed(2)} ms  non-2xx ${figures.non2xx}`,
+    )
+    if (figures.non2xx > 0 || figures.errors > 0) {
+      log(`  status codes ${JSON.stringify(figures.statusCodes)}, errors ${figures.errors}, timeouts ${figures.timeouts}`)
+    }
+  }
+  for (const r of results) {
+    const scenario = SCENARIOS.find((s) => s.key === r.scenario)!
+    if (!scenario.baseline) continue
+    const base = results.find((b) => b.scenario === BASELINE_SCENARIO[scenario.baseline!])
+    const constant = results.find((b) => b.scenario === BASELINE_SCENARIO.constant)
+    if (base) r.baselineRatio = r.rps / base.rps
+    if (constant) r.constantRatio = r.rps / constant.rps
+  }
+  let plans: CatalogueResult['plans']
+  if (options.plans && p.catalogue.label === 'large') {
+    log(`${tag(p)} explaining the hot queries`)
+    try {
+      plans = await explainHotQueries(p.target, { seeded, cursors }, p.catalogue)
+    } catch (error) {
+      // The measurements stand on their own; say what went wrong and carry on.
+      log(`${tag(p)} query plans failed: ${error instanceof Error ? error.message : String(error)}`)
+    }
+  }
+  return {
+    catalogue: p.catalogue,
+    seedSeconds: seeded.seconds,
+    rows: seeded.rows,
+    serverPeakRssMb: rssMb(server!.pid, 'VmHWM') ?? 0,
+    results,
+    ...(plans ? { plans } : {}),
+  }
+}
+
+/** The main thread's profile(s) of a server, restricted to the measured phases. */
+function printProfiles(p: Prepared, result: CatalogueResult | undefined): void {
+  const dir = p.profileDir!
+  const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f)) : []
+  if (files.length === 0) return log(`${tag(p)} no CPU profile was written`)
+  const windows = (result?.results ?? []).map((r) => r.windowUs)
+  for (const file of files) {
+    const full = path.join(dir, file)
+    process.stdout.write(`\n${tag(p)} ${summariseProfile(full, 25, windows)}\n(profile: ${path.relative(ROOT, full)})\n`)
+  }
+}
+
+/**
+ * One dialect: seed every catalogue into its own fresh database and start its servers (start-up
+ * overlaps the next seeding), then measure the catalogues one after the other; an idle server
+ * costs nothing measurable.
+ */
+async function benchDialect(options: Options, load: LoadGenerator, dialect: DialectName): Promise<DialectResult> {
+  const catalogues = options.scales.map((s) => (s === 'small' ? options.small : options.large))
+  const prepared: Prepared[] = []
+  const result: DialectResult = { dialect, catalogues: [] }
+  const needBaseline = options.scenarios.some((s) => s.onBaseline)
+  // Each catalogue's servers start as soon as it is seeded, overlapping the next seeding.
+  const starting: Promise<void>[] = []
+  const startServices = async (p: Prepared) => {
+    if (options.profile) p.profileDir = path.join(ROOT, 'bench', 'results', `profile-${stamp()}-${dialect}-${p.catalogue.label}`)
+    await Promise.all([
+      startServer(p.target, { nodeFlags: options.serverFlags, ...(p.profileDir ? { cpuProfileDir: p.profileDir } : {}) }).then((server) => {
+        p.server = server
+      }),
+      needBaseline &&
+        startBaseline(p.target).then((baseline) => {
+          p.baseline = baseline
+        }),
+    ])
+  }
+  try {
+    for (const catalogue of catalogues) {
+      const target = await createTarget(dialect, process.env.DATABASE_URL, catalogue.label)
+      const pending: Omit<Prepared, 'seeded'> = { target, catalogue }
+      log(`${tag(pending)} seeding ${catalogue.connectors.toLocaleString('en')} connectors x ${catalogue.versionsPerConnector} versions`)
+      let p: Prepared
+      try {
+        p = { ...pending, seeded: await seedCatalogue(target, catalogue) }
+      } catch (error) {
+        await target.drop()
+        throw error
+      }
+      prepared.push(p)
+      log(`${tag(p)} seeded ${(catalogue.connectors * catalogue.versionsPerConnector).toLocaleString('en')} versions in ${p.seeded.seconds.toFixed(1)} s`)
+      const started = startServices(p)
+      started.catch(() => {})
+      starting.push(started)
+    }
+    await Promise.all(starting)
+    for (const p of prepared) {
+      log(`${tag(p)} server ready, idle RSS ${(rssMb(p.server!.pid) ?? 0).toFixed(0)} MB`)
+      result.catalogues.push(await measureCatalogue(options, load, p))
+    }
+  } finally {
+    await Promise.allSettled(starting)
+    await Promise.all(prepared.flatMap((p) => [p.server?.stop(), p.baseline?.stop()]))
+    for (const p of prepared) {
+      if (p.profileDir) printProfiles(p, result.catalogues.find((c) => c.catalogue === p.catalogue))
+      await p.target.drop()
+    }
+  }
+  return result
+}
+
+function stamp(): string {
+  return new Date().toISOString().replace(/[:.]/g, '-')
+}
+
+// --- reporting --------------------------------------------------------------------------
+const f0 = (n: number) => n.toFixed(0)
+const f2 = (n: number) => n.toFixed(2)
+
+function markdown(options: Options, dialects: DialectResult[]): string {
+  const out: string[] = []
+  out.push(
+    `Benchmark: ${options.connections} connections, ${options.warmupS} s warm-up + ${options.durationS} s per scenario, ` +
+      `autocannon in a separate process over loopback; ${os.cpus().length} CPU(s), Node ${process.version}.`,
+  )
+  out.push(
+    `Catalogues: small = ${options.small.connectors} connectors x ${options.small.versionsPerConnector} versions; ` +
+      `large = ${options.large.connectors.toLocaleString('en')} x ${options.large.versionsPerConnector} = ` +
+      `${(options.large.connectors * options.large.versionsPerConnector).toLocaleString('en')} versions` +
+      (options.large.connectors * options.large.versionsPerConnector < 1_000_000 ? ' (REDUCED: not the 1,000,000-version catalogue)' : '') +
+      '.',
+  )
+  if (options.quick) out.push('QUICK RUN: short durations, figures are a smoke test only.')
+  if (getAppDir() !== ROOT) out.push(`Server and CLI from ${getAppDir()}.`)
+  if (options.serverFlags.length) out.push(`Server node flags: ${options.serverFlags.join(' ')}.`)
+  for (const d of dialects) {
+    out.push('', `### ${d.dialect === 'sqlite' ? 'SQLite' : 'PostgreSQL'}`, '')
+    out.push('| Scenario | Catalogue | req/s | p50 ms | p99 ms | non-2xx + errors | peak RSS MB | × baseline | × bare HTTP | large/small | B/resp |')
+    out.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|')
+    for (const scenario of options.scenarios) {
+      for (const c of d.catalogues) {
+        const r = c.results.find((x) => x.scenario === scenario.key)
+        if (!r) continue
+        const small = d.catalogues.find((x) => x.catalogue.label === 'small')?.results.find((x) => x.scenario === scenario.key)
+        const scale = c.catalogue.label === 'large' && small ? f2(r.rps / small.rps) : ''
+        const baselineName = scenario.baseline ? ` (${scenario.baseline})` : ''
+        out.push(
+          `| ${scenario.title} | ${c.catalogue.label} | ${f0(r.rps)} | ${f2(r.p50Ms)} | ${f2(r.p99Ms)} | ${r.non2xx + r.errors} | ` +
+            `${f0(r.peakRssMb)} | ${r.baselineRatio !== undefined ? `${f2(r.baselineRatio)}${baselineName}` : ''} | ` +
+            `${r.constantRatio !== undefined ? f2(r.constantRatio) : ''} | ${scale} | ${f0(r.bytesPerResponse)} |`,
+        )
+      }
+    }
+    for (const c of d.catalogues) {
+      out.push('', `${c.catalogue.label}: seeded ${c.rows.versions.toLocaleString('en')} versions in ${c.seedSeconds.toFixed(1)} s; server peak RSS (VmHWM) ${f0(c.serverPeakRssMb)} MB.`)
+    }
+    out.push('', ...targetChecks(options, d))
+    for (const c of d.catalogues) if (c.plans) out.push('', ...planReport(c))
+  }
+  return out.join('\n')
+}
+
+function targetChecks(options: Options, d: DialectResult): string[] {
+  const lines = ['Targets:']
+  const mark = (ok: boolean) => (ok ? 'PASS' : 'FAIL')
+  for (const c of d.catalogues) {
+    const get = (key: string) => c.results.find((r) => r.scenario === key)
+    for (const key of ['get-by-name', 'get-latest', 'get-default']) {
+      const r = get(key)
+      if (r?.baselineRatio !== undefined) lines.push(`- ${mark(r.baselineRatio >= 0.6)} ${c.catalogue.label} ${key} ≥ 0.60 × SELECT baseline: ${f2(r.baselineRatio)}`)
+    }
+    const update = get('update-draft')
+    if (update?.baselineRatio !== undefined) {
+      lines.push(`- ${mark(update.baselineRatio >= 0.5)} ${c.catalogue.label} update-draft ≥ 0.50 × UPDATE baseline: ${f2(update.baselineRatio)}`)
+    }
+    const first = get('list-versions-first')
+    const alone = get('list-versions-first-1c')
+    if (first) {
+      lines.push(
+        `- ${mark(first.p99Ms < 10)} ${c.catalogue.label} list-versions-first p99 < 10 ms at ${options.connections} connections: ${f2(first.p99Ms)} ms` +
+          (alone ? ` (1 connection: p50 ${f2(alone.p50Ms)} ms, p99 ${f2(alone.p99Ms)} ms)` : ''),
+      )
+    }
+    const peak = Math.max(0, ...c.results.filter((r) => !SCENARIOS.find((s) => s.key === r.scenario)?.onBaseline).map((r) => r.peakRssMb))
+    if (peak > 0) lines.push(`- ${mark(peak < 200)} ${c.catalogue.label} server peak RSS under load < 200 MB: ${f0(peak)} MB`)
+  }
+  const small = d.catalogues.find((c) => c.catalogue.label === 'small')
+  const large = d.catalogues.find((c) => c.catalogue.label === 'large')
+  if (small && large) {
+    for (const r of large.results) {
+      const scenario = SCENARIOS.find((s) => s.key === r.scenario)!
+      const s = small.results.find((x) => x.scenario === r.scenario)
+      if (!scenario.scaled || !s) continue
+      const ratio = r.rps / s.rps
+      lines.push(`- ${mark(ratio >= 0.8)} ${r.scenario} large/small ≥ 0.80: ${f2(ratio)}`)
+    }
+  }
+  return lines
+}
+
+function shorten(sqlText: string, max = 320): string {
+  const flat = sqlText.replace(/\s+/g, ' ')
+  return flat.length <= max ? flat : `${flat.slice(0, max / 2)} … ${flat.slice(-max / 2)}`
+}
+
+function planReport(c: CatalogueResult): string[] {
+  const { queries, statementsPerRequest } = c.plans!
+  const perRequest = Object.entries(statementsPerRequest).map(([k, n]) => `${k} ${n}`).join(', ')
+  const lines = [
+    `Query plans on the ${c.catalogue.label} catalogue: ${queries.length} distinct statements. ` +
+      `Statements per request (transaction control included, API-key lookup excluded): ${perRequest}.`,
+  ]
+  for (const p of queries) {
+    const status = [...p.flags.map((f) => `FLAG ${f}`), ...p.notes.map((n) => `note: ${n}`)].join('; ') || 'ok'
+    lines.push(`- [${p.scenarios.join(', ')}] ${status}`, `  \`${shorten(p.sql)}\``)
+    lines.push(`  plan: ${p.plan.map((l) => l.trim()).join(' / ')}`)
+  }
+  return lines
+}
+
+// --- main ---------------------------------------------------------------------------------
+async function main(): Promise<void> {
+  let options: Options
+  try {
+    options = parseOptions(process.argv.slice(2))
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n${USAGE}\n`)
+    process.exit(2)
+  }
+  const started = Date.now()
+  const load = startLoadGenerator()
+  const dialects: DialectResult[] = []
+  try {
+    for (const dialect of options.dialects) dialects.push(await benchDialect(options, load, dialect))
+  } finally {
+    await load.stop()
+  }
+  if (options.profile) return
+
+  const report = markdown(options, dialects)
+  process.stdout.write(`\n${report}\n`)
+  if (options.json) {
+    const dir = path.join(ROOT, 'bench', 'results')
+    fs.mkdirSync(dir, { recursive: true })
+    const file = path.join(dir, `${stamp()}.json`)
+    const document = {
+      startedAt: new Date(started).toISOString(),
+      elapsedSeconds: (Date.now() - started) / 1000,
+      arguments: process.argv.slice(2),
+      machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version, loadAverage: os.loadavg() },
+      settings: {
+        quick: options.quick,
+        appDir: getAppDir(),
+        serverFlags: options.serverFlags,
+        connections: options.connections,
+        warmupS: options.warmupS,
+        durationS: options.durationS,
+        small: options.small,
+        large: options.large,
+      },
+      dialects,
+    }
+    fs.writeFileSync(file, `${JSON.stringify(document, null, 2)}\n`)
+    log(`results written to ${path.relative(ROOT, file)}`)
+  }
+  log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`)
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+  process.exit(1)
+})
