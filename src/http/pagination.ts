@@ -66,6 +66,9 @@ type AnyEb = ExpressionBuilder<any, any> // eslint-disable-line @typescript-esli
 /**
  * Rows strictly after (`side = 'after'`) or before the position `values` in the order `keys`:
  * (k1 > v1) OR (k1 = v1 AND k2 > v2) OR …, with comparisons flipped for descending keys.
+ * The redundant bound k1 >= v1 in front lets the database seek to the cursor in an index leading
+ * with k1; without it an OR is no index range, and each page scanned every row before the
+ * cursor (SQLite) or every row after it, then sorted them (PostgreSQL).
  */
 export function keysetCondition(
   eb: AnyEb,
@@ -79,7 +82,9 @@ export function keysetCondition(
     const equalities = keys.slice(0, i).map((k, j) => eb(sql.ref(k.column), '=', values[j]))
     return eb.and([...equalities, eb(sql.ref(key.column), op, values[i])])
   })
-  return eb.or(branches)
+  const first = keys[0]!
+  const bound = eb(sql.ref(first.column), (side === 'after') === (first.direction === 'asc') ? '>=' : '<=', values[0])
+  return eb.and([bound, eb.or(branches)])
 }
 
 export function reversed(keys: readonly SortKey[]): SortKey[] {
