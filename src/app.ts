@@ -21,6 +21,7 @@ import { ApiError } from './http/errors.ts'
 import { CursorCodec } from './http/pagination.ts'
 import { validatorCompiler } from './http/validation.ts'
 import type { Registry } from './registry.ts'
+import { SummaryCache } from './content/summary-cache.ts'
 import { systemRoutes } from './system/system.routes.ts'
 import { versionRoutes } from './versions/versions.routes.ts'
 import { operationRoutes } from './content/actions.routes.ts'
@@ -157,7 +158,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   })
   await app.register(swaggerUi, { routePrefix: '/docs' })
 
-  const registry: Registry = { db: options.db, cursors: new CursorCodec(await cursorSecret(options.db)) }
+  const registry: Registry = { db: options.db, cursors: new CursorCodec(await cursorSecret(options.db)), summaries: new SummaryCache() }
   const failures = redis
     ? new RedisWindowCounter(redis, limits.authFailureWindowMs, 'cr:authfail:')
     : new MemoryWindowCounter(limits.authFailureWindowMs)

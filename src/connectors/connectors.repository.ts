@@ -1,5 +1,6 @@
 import { sql, type Expression, type SqlBool } from 'kysely'
 import type { Db } from '../db/database.ts'
+import { prepared } from '../db/prepared.ts'
 import type { ConnectorsTable } from '../db/schema.ts'
 import type { KeysetSource, SortKey } from '../http/pagination.ts'
 import type { AuthSchemeConfig } from './auth-scheme.schemas.ts'
@@ -117,8 +118,13 @@ export async function updateConnector(db: Db, id: string, fields: ConnectorField
 }
 
 /** Marks the connector changed: any change to it or its versions moves its updatedAt. */
+const touchQuery = prepared((db, p: { id: string }) =>
+  db.kysely.updateTable('connectors').set({ updated_at: db.dialect.now() }).where('id', '=', p.id),
+)
+
+/** The connector's updatedAt moves with every change to it, its versions or their content. */
 export async function touchConnector(db: Db, id: string): Promise<void> {
-  await db.kysely.updateTable('connectors').set({ updated_at: db.dialect.now() }).where('id', '=', id).execute()
+  await touchQuery(db, { id })
 }
 
 export async function deleteConnector(db: Db, id: string): Promise<void> {

@@ -89,7 +89,7 @@ function changeConnector<T>(
   work: (tx: Db, current: ConnectorRecord) => Promise<T>,
 ): Promise<T> {
   return writeTransaction(registry.db, async (tx) => {
-    if (!(await tx.dialect.lockConnector(tx.kysely, target.organisationId, target.connectorId))) {
+    if (!(await tx.dialect.lockConnector(tx, target.organisationId, target.connectorId))) {
       throw new ApiError('connector_not_found')
     }
     const current = await requireConnector(tx, target)

@@ -2,6 +2,7 @@ import type { Db } from '../db/database.ts'
 import { fieldPath } from '../http/error-handler.ts'
 import { ApiError } from '../http/errors.ts'
 import type { Message } from '../http/schemas.ts'
+import type { Registry } from '../registry.ts'
 import { ContentIndex, issueLine, summaryMessages, versionIssues, type VersionIssue } from './content-rules.ts'
 import { copyContent, loadContent } from './content.repository.ts'
 
@@ -15,9 +16,16 @@ export async function contentIssues(db: Db, versionId: string): Promise<VersionI
   return versionIssues(new ContentIndex(await loadContent(db, versionId)))
 }
 
-/** The version's `messages`: a summary of its content's validation errors and warnings. */
-export async function contentMessages(db: Db, versionId: string): Promise<Message[]> {
-  return summaryMessages(await contentIssues(db, versionId))
+/**
+ * The version's `messages`: a summary of its content's validation errors and warnings,
+ * validated once per revision of the version.
+ */
+export async function contentMessages(registry: Registry, version: { id: string; revision: number }): Promise<Message[]> {
+  const cached = registry.summaries.get(version.id, version.revision)
+  if (cached) return cached
+  const messages = summaryMessages(await contentIssues(registry.db, version.id))
+  registry.summaries.set(version.id, version.revision, messages)
+  return messages
 }
 
 const PLURAL = { definition: 'definitions', action: 'actions', trigger: 'triggers' } as const

@@ -90,7 +90,7 @@ function changeContent<T>(
   work: (tx: Db, version: VersionRecord, ctx: UrlContext) => Promise<T>,
 ): Promise<T> {
   return writeTransaction(registry.db, async (tx) => {
-    if (!(await tx.dialect.lockConnector(tx.kysely, target.organisationId, target.connectorId))) throw new ApiError('connector_not_found')
+    if (!(await tx.dialect.lockConnector(tx, target.organisationId, target.connectorId))) throw new ApiError('connector_not_found')
     const found = await resolveVersion(tx, target.connectorId, target.version)
     if (!found) throw versionNotFound(target.version)
     const { version } = found

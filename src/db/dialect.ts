@@ -1,5 +1,6 @@
-import { sql, type Kysely, type RawBuilder } from 'kysely'
-import type { Database } from './schema.ts'
+import { sql, type RawBuilder } from 'kysely'
+import type { Db } from './database.ts'
+import { prepared } from './prepared.ts'
 
 /**
  * Every difference between SQLite and PostgreSQL lives here; repositories and migrations
@@ -18,7 +19,7 @@ export interface Dialect {
    * connector exists in the organisation. SQLite's BEGIN IMMEDIATE already holds the database
    * write lock; PostgreSQL locks the connector row, serialising writers of one connector.
    */
-  lockConnector(trx: Kysely<Database>, organisationId: string, connectorId: string): Promise<boolean>
+  lockConnector(tx: Db, organisationId: string, connectorId: string): Promise<boolean>
   /** True for errors a retried transaction can succeed after (serialization failure, deadlock, busy). */
   isTransient(error: unknown): boolean
   /** True when the error is a unique-key violation. */
@@ -42,19 +43,19 @@ export function isUnstorableText(error: unknown): boolean {
   return code === '22021' || code === '22P05'
 }
 
+function connectorQuery({ kysely }: Db, p: { organisationId: string; connectorId: string }) {
+  return kysely.selectFrom('connectors').select('id').where('id', '=', p.connectorId).where('organisation_id', '=', p.organisationId)
+}
+const connectorExists = prepared(connectorQuery)
+const lockConnectorRow = prepared((db, p: { organisationId: string; connectorId: string }) => connectorQuery(db, p).forUpdate())
+
 export const sqliteDialect: Dialect = {
   name: 'sqlite',
   now: () => sql<string>`strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`,
   // IMMEDIATE takes the write lock up front, so two writers never deadlock upgrading a read lock.
   beginWrite: 'begin immediate',
-  async lockConnector(trx, organisationId, connectorId) {
-    const row = await trx
-      .selectFrom('connectors')
-      .select('id')
-      .where('id', '=', connectorId)
-      .where('organisation_id', '=', organisationId)
-      .executeTakeFirst()
-    return row !== undefined
+  async lockConnector(tx, organisationId, connectorId) {
+    return (await connectorExists(tx, { organisationId, connectorId })).length > 0
   },
   isTransient: (error) => {
     const code = errorCode(error)
@@ -70,15 +71,8 @@ export const postgresDialect: Dialect = {
   name: 'postgres',
   now: () => sql<string>`to_char(clock_timestamp() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`,
   beginWrite: 'begin',
-  async lockConnector(trx, organisationId, connectorId) {
-    const row = await trx
-      .selectFrom('connectors')
-      .select('id')
-      .where('id', '=', connectorId)
-      .where('organisation_id', '=', organisationId)
-      .forUpdate()
-      .executeTakeFirst()
-    return row !== undefined
+  async lockConnector(tx, organisationId, connectorId) {
+    return (await lockConnectorRow(tx, { organisationId, connectorId })).length > 0
   },
   isTransient: (error) => {
     const code = errorCode(error)

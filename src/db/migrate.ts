@@ -4,6 +4,7 @@ import * as initial from './migrations/0001_initial.ts'
 import * as idempotency from './migrations/0002_idempotency.ts'
 import * as apiKeyScope from './migrations/0003_api_key_scope.ts'
 import * as content from './migrations/0004_content.ts'
+import * as versionRevision from './migrations/0005_version_revision.ts'
 
 // Listed statically so migrations work the same from source, tests and any bundle.
 const migrations: Record<string, Migration> = {
@@ -11,6 +12,7 @@ const migrations: Record<string, Migration> = {
   '0002_idempotency': idempotency,
   '0003_api_key_scope': apiKeyScope,
   '0004_content': content,
+  '0005_version_revision': versionRevision,
 }
 
 const provider: MigrationProvider = { getMigrations: async () => migrations }

@@ -61,6 +61,8 @@ export interface ConnectorVersionsTable {
   published_at: string | null
   created_at: string
   updated_at: string
+  /** Moves with every change to the version or its content (migration 0005). */
+  revision: Generated<number>
 }
 
 /** At most one row per connector: the version the user pinned as `default`. */

@@ -41,7 +41,7 @@ async function toDtos(db: Db, connectorId: string, records: SubscriptionRecord[]
 
 function lockConnector<T>(db: Db, target: SubscriptionTarget, work: (tx: Db) => Promise<T>): Promise<T> {
   return writeTransaction(db, async (tx) => {
-    if (!(await tx.dialect.lockConnector(tx.kysely, target.organisationId, target.connectorId))) throw new ApiError('connector_not_found')
+    if (!(await tx.dialect.lockConnector(tx, target.organisationId, target.connectorId))) throw new ApiError('connector_not_found')
     return work(tx)
   })
 }

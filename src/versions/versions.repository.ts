@@ -1,4 +1,7 @@
+import type { Kysely, Selectable } from 'kysely'
 import type { Db } from '../db/database.ts'
+import { prepared } from '../db/prepared.ts'
+import type { Database } from '../db/schema.ts'
 import type { ConnectorVersionsTable } from '../db/schema.ts'
 import type { KeysetSource, SortKey } from '../http/pagination.ts'
 import { newId } from '../ids.ts'
@@ -6,9 +9,11 @@ import { aliasOf, type Pointers, type VersionState } from './version-rules.ts'
 
 export interface VersionRecord extends VersionState {
   connectorId: string
+  /** Moves with every change to the version or its content. */
+  revision: number
 }
 
-function toRecord(row: ConnectorVersionsTable): VersionRecord {
+function toRecord(row: Selectable<ConnectorVersionsTable>): VersionRecord {
   return {
     id: row.id,
     connectorId: row.connector_id,
@@ -17,11 +22,12 @@ function toRecord(row: ConnectorVersionsTable): VersionRecord {
     publishedAt: row.published_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    revision: row.revision,
   }
 }
 
-function latestIdQuery(db: Db, connectorId: string) {
-  return db.kysely
+function latestIdQuery(kysely: Kysely<Database>, connectorId: string) {
+  return kysely
     .selectFrom('connector_versions')
     .select('id')
     .where('connector_id', '=', connectorId)
@@ -31,30 +37,66 @@ function latestIdQuery(db: Db, connectorId: string) {
     .limit(1)
 }
 
-function pinnedIdQuery(db: Db, connectorId: string) {
-  return db.kysely.selectFrom('connector_defaults').select('version_id').where('connector_id', '=', connectorId)
+function pinnedIdQuery(kysely: Kysely<Database>, connectorId: string) {
+  return kysely.selectFrom('connector_defaults').select('version_id').where('connector_id', '=', connectorId)
 }
+
+function pointersOf(row: { latest_id: string | null; pinned_id: string | null }): Pointers {
+  return { latestId: row.latest_id ?? null, pinnedDefaultId: row.pinned_id ?? null }
+}
+
+const pointersQuery = prepared(({ kysely }, p: { connectorId: string }) =>
+  kysely.selectNoFrom([latestIdQuery(kysely, p.connectorId).as('latest_id'), pinnedIdQuery(kysely, p.connectorId).as('pinned_id')]),
+)
 
 /** latest and the pinned default of one connector, in one round trip using the indexes. */
 export async function findPointers(db: Db, connectorId: string): Promise<Pointers> {
-  const row = await db.kysely
-    .selectNoFrom([latestIdQuery(db, connectorId).as('latest_id'), pinnedIdQuery(db, connectorId).as('pinned_id')])
-    .executeTakeFirstOrThrow()
-  return { latestId: row.latest_id ?? null, pinnedDefaultId: row.pinned_id ?? null }
+  const [row] = await pointersQuery(db, { connectorId })
+  return pointersOf(row!)
 }
+
+const connectorPointersQuery = prepared(({ kysely }, p: { organisationId: string; connectorId: string }) =>
+  kysely
+    .selectFrom('connectors')
+    .select([latestIdQuery(kysely, p.connectorId).as('latest_id'), pinnedIdQuery(kysely, p.connectorId).as('pinned_id')])
+    .where('id', '=', p.connectorId)
+    .where('organisation_id', '=', p.organisationId),
+)
 
 /**
  * The pointers of a connector of the organisation, with the existence check in the same round
  * trip: undefined when the organisation has no such connector.
  */
 export async function findConnectorPointers(db: Db, organisationId: string, connectorId: string): Promise<Pointers | undefined> {
-  const row = await db.kysely
-    .selectFrom('connectors')
-    .select([latestIdQuery(db, connectorId).as('latest_id'), pinnedIdQuery(db, connectorId).as('pinned_id')])
-    .where('id', '=', connectorId)
-    .where('organisation_id', '=', organisationId)
-    .executeTakeFirst()
-  return row && { latestId: row.latest_id ?? null, pinnedDefaultId: row.pinned_id ?? null }
+  const [row] = await connectorPointersQuery(db, { organisationId, connectorId })
+  return row && pointersOf(row)
+}
+
+type VersionRef = 'name' | 'latest' | 'default'
+
+/** One query per kind of `{version}` segment and scope, each built once (see prepared.ts). */
+function versionAndPointersQuery(ref: VersionRef, scoped: boolean) {
+  return prepared(({ kysely }, p: { connectorId: string; name: string; organisationId: string }) => {
+    const query = kysely
+      .selectFrom('connectors as c')
+      .leftJoin('connector_versions as v', (join) =>
+        join.onRef('v.connector_id', '=', 'c.id').on((eb) => {
+          if (ref === 'name') return eb('v.name', '=', p.name)
+          const latest = latestIdQuery(kysely, p.connectorId)
+          return eb('v.id', '=', ref === 'latest' ? latest : eb.fn.coalesce(pinnedIdQuery(kysely, p.connectorId), latest))
+        }),
+      )
+      .select([latestIdQuery(kysely, p.connectorId).as('latest_id'), pinnedIdQuery(kysely, p.connectorId).as('pinned_id')])
+      .select(['v.id', 'v.connector_id', 'v.name', 'v.description', 'v.published_at', 'v.created_at', 'v.updated_at', 'v.revision'])
+      .where('c.id', '=', p.connectorId)
+    return scoped ? query.where('c.organisation_id', '=', p.organisationId) : query
+  })
+}
+
+const VERSION_AND_POINTERS = {
+  name: { scoped: versionAndPointersQuery('name', true), any: versionAndPointersQuery('name', false) },
+  latest: { scoped: versionAndPointersQuery('latest', true), any: versionAndPointersQuery('latest', false) },
+  default: { scoped: versionAndPointersQuery('default', true), any: versionAndPointersQuery('default', false) },
 }
 
 /**
@@ -69,23 +111,9 @@ export async function findVersionAndPointers(
   ref: string,
   organisationId?: string,
 ): Promise<{ version: VersionRecord | undefined; pointers: Pointers } | undefined> {
-  const alias = aliasOf(ref)
-  let query = db.kysely
-    .selectFrom('connectors as c')
-    .leftJoin('connector_versions as v', (join) =>
-      join.onRef('v.connector_id', '=', 'c.id').on((eb) => {
-        if (alias === undefined) return eb('v.name', '=', ref)
-        const latest = latestIdQuery(db, connectorId)
-        return eb('v.id', '=', alias === 'latest' ? latest : eb.fn.coalesce(pinnedIdQuery(db, connectorId), latest))
-      }),
-    )
-    .select([latestIdQuery(db, connectorId).as('latest_id'), pinnedIdQuery(db, connectorId).as('pinned_id')])
-    .select(['v.id', 'v.connector_id', 'v.name', 'v.description', 'v.published_at', 'v.created_at', 'v.updated_at'])
-    .where('c.id', '=', connectorId)
-  if (organisationId !== undefined) query = query.where('c.organisation_id', '=', organisationId)
-  const row = await query.executeTakeFirst()
+  const queries = VERSION_AND_POINTERS[aliasOf(ref) ?? 'name']
+  const [row] = await (organisationId === undefined ? queries.any : queries.scoped)(db, { connectorId, name: ref, organisationId: organisationId ?? '' })
   if (!row) return undefined
-  const pointers = { latestId: row.latest_id ?? null, pinnedDefaultId: row.pinned_id ?? null }
   const version =
     row.id === null
       ? undefined
@@ -97,8 +125,9 @@ export async function findVersionAndPointers(
           publishedAt: row.published_at,
           createdAt: row.created_at!,
           updatedAt: row.updated_at!,
+          revision: Number(row.revision),
         }
-  return { version, pointers }
+  return { version, pointers: pointersOf(row) }
 }
 
 export async function findVersionByName(db: Db, connectorId: string, name: string): Promise<VersionRecord | undefined> {
@@ -142,23 +171,39 @@ export async function insertVersion(
   return toRecord(row)
 }
 
-export async function updateVersion(
-  db: Db,
-  id: string,
-  changes: { name?: string; description?: string | null; published?: boolean },
-): Promise<VersionRecord> {
-  const now = db.dialect.now()
-  const row = await db.kysely
-    .updateTable('connector_versions')
-    .set({
-      ...(changes.name !== undefined ? { name: changes.name } : {}),
-      ...(changes.description !== undefined ? { description: changes.description } : {}),
-      ...(changes.published !== undefined ? { published_at: changes.published ? now : null } : {}),
-      updated_at: now,
-    })
-    .where('id', '=', id)
-    .returningAll()
-    .executeTakeFirstOrThrow()
+interface VersionChanges {
+  name?: string
+  description?: string | null
+  published?: boolean
+}
+
+/** One prepared UPDATE per combination of changed fields (see prepared.ts). */
+const updateQueries = new Map<string, ReturnType<typeof updateQuery>>()
+
+function updateQuery(shape: { name: boolean; description: boolean; published: boolean | undefined }) {
+  return prepared((db, p: { id: string; name: string; description: string | null }) =>
+    db.kysely
+      .updateTable('connector_versions')
+      .set((eb) => ({
+        ...(shape.name ? { name: p.name } : {}),
+        ...(shape.description ? { description: p.description } : {}),
+        ...(shape.published !== undefined ? { published_at: shape.published ? db.dialect.now() : null } : {}),
+        updated_at: db.dialect.now(),
+        revision: eb('revision', '+', 1),
+      }))
+      .where('id', '=', p.id)
+      .returningAll(),
+  )
+}
+
+/** Applies the changes; updatedAt and the revision move even when nothing else does (content changes). */
+export async function updateVersion(db: Db, id: string, changes: VersionChanges): Promise<VersionRecord> {
+  const shape = { name: changes.name !== undefined, description: changes.description !== undefined, published: changes.published }
+  const key = `${shape.name}/${shape.description}/${shape.published}`
+  let query = updateQueries.get(key)
+  if (!query) updateQueries.set(key, (query = updateQuery(shape)))
+  const [row] = await query(db, { id, name: changes.name ?? '', description: changes.description ?? null })
+  if (!row) throw new Error(`version ${id} vanished inside its write transaction`)
   return toRecord(row)
 }
 

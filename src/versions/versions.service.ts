@@ -43,7 +43,7 @@ async function requireConnectorPointers(db: Db, organisationId: string, connecto
 /** Opens a write transaction holding the connector's lock; 404 when the connector is not the organisation's. */
 function withConnectorLocked<T>(db: Db, organisationId: string, connectorId: string, work: (tx: Db) => Promise<T>): Promise<T> {
   return writeTransaction(db, async (tx) => {
-    if (!(await tx.dialect.lockConnector(tx.kysely, organisationId, connectorId))) throw new ApiError('connector_not_found')
+    if (!(await tx.dialect.lockConnector(tx, organisationId, connectorId))) throw new ApiError('connector_not_found')
     return work(tx)
   })
 }
@@ -122,7 +122,7 @@ export async function getVersion(registry: Registry, principal: Principal, targe
   if (!found) throw new ApiError('connector_not_found')
   const { version, pointers } = found
   if (!version) throw versionNotFound(target.version)
-  return toVersionDto(version, pointers, await contentMessages(db, version.id))
+  return toVersionDto(version, pointers, await contentMessages(registry, version))
 }
 
 export async function listVersions(

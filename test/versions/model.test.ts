@@ -67,6 +67,8 @@ interface ModelVersion {
   publishedAt: string | null
   createdAt: string
   updatedAt: string
+  /** Stored revision: moves with every change to the version or its content, never otherwise. */
+  revision: number
   /** Creation order (the listings' order); a rename keeps the place. */
   definitions: ModelDefinition[]
   /** Actions and triggers, creation order. */
@@ -261,6 +263,7 @@ function recordWrite(v: ModelVersion, body: { updatedAt: string; publishedAt: st
   assert.ok(body.updatedAt >= v.updatedAt, `updatedAt went back: ${v.updatedAt} -> ${body.updatedAt}`)
   v.updatedAt = body.updatedAt
   v.publishedAt = body.publishedAt
+  v.revision++
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -305,6 +308,7 @@ async function assertAgrees(model: Model, real: Real, changed: boolean, touched:
       published_at: v.publishedAt,
       created_at: v.createdAt,
       updated_at: v.updatedAt,
+      revision: v.revision,
     })),
     'stored connector_versions disagree with the model',
   )
@@ -588,6 +592,7 @@ class CreateCmd implements Cmd {
         publishedAt: null,
         createdAt: res.body.createdAt,
         updatedAt: res.body.updatedAt,
+        revision: 0,
         // fromVersion: a deep copy of the content; the copies then live their own lives.
         ...(source ? copyContent(source) : { definitions: [], operations: [] }),
       }
@@ -894,6 +899,7 @@ async function recordContentChange(model: Model, real: Real, target: ModelVersio
   assert.ok(row.updated_at > target.updatedAt, `${what}: the version's updatedAt did not move (${target.updatedAt} -> ${row.updated_at})`)
   assert.ok(connector.updated_at > model.connectorUpdatedAt, `${what}: the connector's updatedAt did not move`)
   target.updatedAt = row.updated_at
+  target.revision++
 }
 
 interface DefinitionSpec {
