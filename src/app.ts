@@ -3,7 +3,6 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import cookie from '@fastify/cookie'
-import helmet from '@fastify/helmet'
 import rateLimit from '@fastify/rate-limit'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { Redis } from 'ioredis'
@@ -11,6 +10,7 @@ import { createJwtVerifier } from './auth/jwt.ts'
 import { defaultLimits, type LimitsConfig, type SecurityConfig } from './config.ts'
 import { MemoryWindowCounter, RedisWindowCounter } from './http/counters.ts'
 import { exceedsDepth } from './http/json-depth.ts'
+import { staticSecurityHeaders } from './http/security-headers.ts'
 import { authentication } from './auth/auth.hook.ts'
 import { connectorRoutes } from './connectors/connectors.routes.ts'
 import type { Db } from './db/database.ts'
@@ -122,7 +122,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     })
   }
 
-  await app.register(helmet, {
+  await app.register(staticSecurityHeaders, {
     // An API serves JSON; the docs UI needs its own scripts and styles only.
     contentSecurityPolicy: {
       directives: {
@@ -136,7 +136,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
     crossOriginResourcePolicy: { policy: 'same-site' },
   })
-  await app.register(cookie)
+  // Session cookies carry JWTs: without a JWT configuration no cookie is ever read.
+  if (security.jwt) await app.register(cookie)
 
   await app.register(swagger, {
     openapi: {

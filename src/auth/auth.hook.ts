@@ -30,6 +30,7 @@ export interface AuthenticationOptions {
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
+const WRITES_INFO = new Set(['trace', 'debug', 'info'])
 
 function bearerToken(header: string): string | undefined {
   return /^Bearer[ ]+(\S+)\s*$/i.exec(header)?.[1]
@@ -83,7 +84,9 @@ export const authentication = fp(async (app: FastifyInstance, options: Authentic
       }
     }
     request.principal = principal
-    // Also on reply.log: Fastify writes the "request completed" line with it.
-    request.log = reply.log = request.log.child({ principal: principal.subject })
+    // The "request completed" line (info) names the principal: also on reply.log, which writes
+    // it. A child logger per request is measurable, so only when that line is written at all;
+    // error lines name the principal themselves (error-handler.ts).
+    if (WRITES_INFO.has(request.log.level)) request.log = reply.log = request.log.child({ principal: principal.subject })
   })
 })

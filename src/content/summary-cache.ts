@@ -6,7 +6,7 @@ const DEFAULT_CAPACITY = 10_000
  * Validation summaries of versions, by version id and revision. The revision moves in the same
  * transaction as every change to a version or its content, so an entry for the revision just
  * read is the summary of exactly that content, on every replica, without any invalidation.
- * Least recently used entries are evicted beyond `capacity`.
+ * The oldest entries are evicted beyond `capacity` (a hit stays a single map lookup).
  */
 export class SummaryCache {
   readonly #entries = new Map<string, { revision: number; messages: Message[] }>()
@@ -18,10 +18,7 @@ export class SummaryCache {
 
   get(versionId: string, revision: number): Message[] | undefined {
     const entry = this.#entries.get(versionId)
-    if (!entry || entry.revision !== revision) return undefined
-    this.#entries.delete(versionId)
-    this.#entries.set(versionId, entry)
-    return entry.messages
+    return entry && entry.revision === revision ? entry.messages : undefined
   }
 
   set(versionId: string, revision: number, messages: Message[]): void {

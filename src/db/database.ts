@@ -52,8 +52,9 @@ const STATEMENT_CACHE_SIZE = 500
 
 /**
  * Kysely prepares every query anew, and compiling SQL was the largest single cost of a request
- * (benchmarks: a fifth of the CPU). Compiled statements are reused per SQL text, least recently
- * used evicted; a statement still iterating (streamed) is never handed out twice.
+ * (benchmarks: a fifth of the CPU). Compiled statements are reused per SQL text; the oldest is
+ * evicted beyond the limit (hot statements come straight back, and a hit stays a single map
+ * lookup); a statement still iterating (streamed) is never handed out twice.
  */
 function withStatementCache(sqlite: SQLite.Database): SqliteDatabase {
   const cache = new Map<string, SQLite.Statement>()
@@ -61,11 +62,7 @@ function withStatementCache(sqlite: SQLite.Database): SqliteDatabase {
     close: () => sqlite.close(),
     prepare(sqlText: string) {
       const cached = cache.get(sqlText)
-      if (cached && !cached.busy) {
-        cache.delete(sqlText)
-        cache.set(sqlText, cached)
-        return cached
-      }
+      if (cached && !cached.busy) return cached
       const statement = sqlite.prepare(sqlText)
       cache.set(sqlText, statement)
       if (cache.size > STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value!)

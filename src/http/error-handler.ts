@@ -85,10 +85,10 @@ export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const apiError = toApiError(error)
     if (apiError) {
-      if (apiError.status >= 500) request.log.error({ err: error }, 'request failed')
+      if (apiError.status >= 500) request.log.error({ err: error, principal: request.principal?.subject }, 'request failed')
       return sendError(reply, apiError)
     }
-    request.log.error({ err: error }, 'unhandled error')
+    request.log.error({ err: error, principal: request.principal?.subject }, 'unhandled error')
     return sendError(reply, new ApiError('internal_error'))
   })
   app.setNotFoundHandler((request, reply) =>

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { canActOn } from '../auth/principal.ts'
 import { ApiError } from '../http/errors.ts'
@@ -37,8 +37,7 @@ export const idempotency = fp(async (app: FastifyInstance, options: { registry: 
   const { db } = options.registry
   let lastPurge = 0
 
-  app.addHook('preHandler', async (request, reply) => {
-    if (request.routeOptions.config.idempotent !== true) return
+  const claimKey = async (request: FastifyRequest, reply: FastifyReply) => {
     const header = request.headers['idempotency-key']
     if (header === undefined) return
     if (typeof header !== 'string' || !KEY_FORMAT.test(header)) {
@@ -76,9 +75,9 @@ export const idempotency = fp(async (app: FastifyInstance, options: { registry: 
           .type('application/json; charset=utf-8')
           .send(result.response.body)
     }
-  })
+  }
 
-  app.addHook('onSend', async (request, reply, payload) => {
+  const storeResponse = async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
     const claimed = request.idempotency
     if (!claimed) return payload
     request.idempotency = undefined
@@ -93,5 +92,16 @@ export const idempotency = fp(async (app: FastifyInstance, options: { registry: 
       })
     }
     return payload
+  }
+
+  // Only the idempotent routes carry the hooks: every other request skips them entirely.
+  app.addHook('onRoute', (route) => {
+    if (route.config?.idempotent !== true) return
+    route.preHandler = [...hookList(route.preHandler), claimKey]
+    route.onSend = [...hookList(route.onSend), storeResponse]
   })
 })
+
+function hookList<T>(hooks: T | T[] | undefined): T[] {
+  return hooks === undefined ? [] : Array.isArray(hooks) ? hooks : [hooks]
+}

@@ -61,7 +61,7 @@ async function requireVersion(db: Db, connectorId: string, ref: string): Promise
 /** Resolves the target version inside a write transaction and checks If-Match against its current ETag. */
 async function requireCurrentVersion(tx: Db, target: VersionTarget, ifMatch: string | undefined) {
   const found = await requireVersion(tx, target.connectorId, target.version)
-  assertIfMatch(ifMatch, versionEtag(toVersionDto(found.version, found.pointers)))
+  if (ifMatch !== undefined) assertIfMatch(ifMatch, versionEtag(toVersionDto(found.version, found.pointers)))
   return found
 }
 
