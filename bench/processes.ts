@@ -103,6 +103,52 @@ export function rssMb(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number |
   }
 }
 
+/** User + system CPU time a process has used, in microseconds (Linux /proc; undefined elsewhere). */
+export function cpuUs(pid: number): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th fields.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return ((Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S) * 1e6
+  } catch {
+    return undefined
+  }
+}
+
+const CLOCK_TICKS_PER_S = 100
+
+/**
+ * Samples a process's CPU time against the monotonic clock, so the CPU spent inside a window
+ * measured by another process (the load generator's `windowUs`) can be read off afterwards.
+ */
+export function watchCpu(pid: number, intervalMs = 20): { stop(): void; within(window: [number, number]): number | undefined } {
+  const samples: [number, number][] = []
+  const sample = () => {
+    const cpu = cpuUs(pid)
+    if (cpu !== undefined) samples.push([Number(process.hrtime.bigint() / 1000n), cpu])
+  }
+  sample()
+  const timer = setInterval(sample, intervalMs)
+  const at = (t: number): number | undefined => {
+    const after = samples.findIndex(([time]) => time >= t)
+    if (after <= 0) return undefined
+    const [t0, c0] = samples[after - 1]!
+    const [t1, c1] = samples[after]!
+    return c0 + ((c1 - c0) * (t - t0)) / Math.max(1, t1 - t0)
+  }
+  return {
+    stop() {
+      clearInterval(timer)
+      sample()
+    },
+    within([from, to]) {
+      const start = at(from)
+      const end = at(to)
+      return start === undefined || end === undefined ? undefined : end - start
+    },
+  }
+}
+
 /** Polls a process's RSS until stopped; returns the highest value seen. */
 export function watchRss(pid: number, intervalMs = 50): { stop(): number } {
   let peak = rssMb(pid) ?? 0

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util'
 import { createTarget, getAppDir, log, ROOT, setAppDir, type DialectName, type Target } from './common.ts'
 import type { LoadResult } from './load-generator.ts'
 import { explainHotQueries, type PlannedQuery } from './plans.ts'
-import { rssMb, startBaseline, startLoadGenerator, startServer, watchRss, type LoadGenerator, type Service } from './processes.ts'
+import { rssMb, startBaseline, startLoadGenerator, startServer, watchCpu, watchRss, type LoadGenerator, type Service } from './processes.ts'
 import { summariseProfile } from './profile-summary.ts'
 import { BASELINE_SCENARIO, fetchCursors, itemsFor, SCENARIOS, type Scenario } from './scenarios.ts'
 import { seedCatalogue, type Catalogue, type Seeded } from './seed.ts'
@@ -119,6 +119,11 @@ interface ScenarioResult extends Omit<LoadResult, 'id'> {
   title: string
   /** Highest RSS of the process serving the scenario, sampled every 50 ms, in MB. */
   peakRssMb: number
+  /**
+   * CPU time (user + system) the serving process spent per response in the measured window, in
+   * microseconds. Unlike req/s it barely moves when other work competes for the cores.
+   */
+  cpuUsPerRequest?: number
   /** Throughput relative to the matching baseline (same catalogue, same run). */
   baselineRatio?: number
   /** Throughput relative to the bare constant-JSON route. */
@@ -158,6 +163,7 @@ async function measureCatalogue(options: Options, load: LoadGenerator, p: Prepar
   for (const scenario of options.scenarios) {
     const service = scenario.onBaseline ? baseline! : server!
     const rss = watchRss(service.pid)
+    const cpu = watchCpu(service.pid)
     const { id: _id, ...figures } = await load.run({
       baseUrl: service.baseUrl,
       connections: scenario.connections ?? options.connections,
@@ -166,7 +172,15 @@ async function measureCatalogue(options: Options, load: LoadGenerator, p: Prepar
       headers: scenario.onBaseline ? {} : { authorization: `Bearer ${seeded.apiKey}` },
       items: itemsFor(scenario.itemsOf ?? scenario.key, { seeded, cursors }),
     })
-    results.push({ scenario: scenario.key, title: scenario.title, ...figures, peakRssMb: rss.stop() })
+    cpu.stop()
+    const cpuUs = cpu.within(figures.windowUs)
+    results.push({
+      scenario: scenario.key,
+      title: scenario.title,
+      ...figures,
+      peakRssMb: rss.stop(),
+      ...(cpuUs !== undefined && figures.requests > 0 ? { cpuUsPerRequest: cpuUs / figures.requests } : {}),
+    })
     log(
       `${tag(p)} ${scenario.key.padEnd(22)} ${figures.rps.toFixed(0).padStart(7)} req/s  ` +
         `p50 ${figures.p50Ms.toFixed(2)} ms  p99 ${figures.p99Ms.toFixed(2)} ms  non-2xx ${figures.non2xx}`,
@@ -299,8 +313,8 @@ function markdown(options: Options, dialects: DialectResult[]): string {
   if (options.serverFlags.length) out.push(`Server node flags: ${options.serverFlags.join(' ')}.`)
   for (const d of dialects) {
     out.push('', `### ${d.dialect === 'sqlite' ? 'SQLite' : 'PostgreSQL'}`, '')
-    out.push('| Scenario | Catalogue | req/s | p50 ms | p99 ms | non-2xx + errors | peak RSS MB | × baseline | × bare HTTP | large/small | B/resp |')
-    out.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|')
+    out.push('| Scenario | Catalogue | req/s | p50 ms | p99 ms | non-2xx + errors | peak RSS MB | × baseline | × bare HTTP | large/small | B/resp | CPU µs/req |')
+    out.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|')
     for (const scenario of options.scenarios) {
       for (const c of d.catalogues) {
         const r = c.results.find((x) => x.scenario === scenario.key)
@@ -311,7 +325,8 @@ function markdown(options: Options, dialects: DialectResult[]): string {
         out.push(
           `| ${scenario.title} | ${c.catalogue.label} | ${f0(r.rps)} | ${f2(r.p50Ms)} | ${f2(r.p99Ms)} | ${r.non2xx + r.errors} | ` +
             `${f0(r.peakRssMb)} | ${r.baselineRatio !== undefined ? `${f2(r.baselineRatio)}${baselineName}` : ''} | ` +
-            `${r.constantRatio !== undefined ? f2(r.constantRatio) : ''} | ${scale} | ${f0(r.bytesPerResponse)} |`,
+            `${r.constantRatio !== undefined ? f2(r.constantRatio) : ''} | ${scale} | ${f0(r.bytesPerResponse)} | ` +
+            `${r.cpuUsPerRequest !== undefined ? f0(r.cpuUsPerRequest) : ''} |`,
         )
       }
     }
