@@ -98,6 +98,11 @@ export const sqliteDialect: Dialect = {
     return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
   },
   connectorsNamed(text) {
+    if (text.includes('\u0000')) {
+      // FTS5 reads its query up to the first U+0000; such text (stored as is by SQLite) is matched
+      // by reading the rows, folding ASCII only.
+      return sql<ConnectorsTable>`(select * from connectors where lower(name) like lower(${containsPattern(text)}) escape '\\')`
+    }
     if ([...text].length >= NAME_INDEX_MIN_CHARS) {
       // A quoted FTS5 phrase of trigrams is a substring match; FTS5 folds the case of both sides
       // (Unicode, one character to one). CROSS JOIN fixes the order: from the index to the rows.
