@@ -152,7 +152,9 @@ export async function explainHotQueries(
         plan = rows.map((r) => r.detail)
         for (const line of plan) {
           const scan = /^SCAN (\w+)/.exec(line)
-          if (scan && scan[1] !== 'CONSTANT') flags.push(`full scan: ${line}`)
+          // A virtual table always reads "SCAN"; FTS5 with a MATCH constraint (idxStr `…:M…`) is an index lookup.
+          const ftsMatch = /VIRTUAL TABLE INDEX \d+:M/.test(line)
+          if (scan && scan[1] !== 'CONSTANT' && !ftsMatch) flags.push(`full scan: ${line}`)
           if (/TEMP B-TREE/.test(line)) notes.push(`sort: ${line}`)
         }
       } else {

@@ -1,6 +1,7 @@
-import { sql, type RawBuilder } from 'kysely'
+import { PostgresAdapter, sql, type Kysely, type RawBuilder } from 'kysely'
 import type { Db } from './database.ts'
 import { prepared } from './prepared.ts'
+import type { ConnectorsTable } from './schema.ts'
 
 /**
  * Every difference between SQLite and PostgreSQL lives here; repositories and migrations
@@ -24,6 +25,39 @@ export interface Dialect {
   isTransient(error: unknown): boolean
   /** True when the error is a unique-key violation. */
   isUniqueViolation(error: unknown): boolean
+  /**
+   * The connectors whose name contains `text`, ignoring case, as a parenthesised query selecting
+   * every column of `connectors` (callers alias it `connectors` and add their other filters).
+   * `%`, `_` and `\` are ordinary characters. Patterns of 3 characters or more are answered from
+   * the name index (SQLite FTS5 trigram table, PostgreSQL pg_trgm GIN index on lower(name));
+   * shorter ones cannot be, and read the connectors of the listing instead.
+   */
+  connectorsNamed(text: string): RawBuilder<ConnectorsTable>
+  /** Migration 0006: the name index, kept in step with `connectors` by the database, filled from existing rows. */
+  createConnectorNameIndex(db: Kysely<unknown>): Promise<void>
+  dropConnectorNameIndex(db: Kysely<unknown>): Promise<void>
+}
+
+/** Shortest pattern a trigram index can answer: shorter ones fall back to reading the rows. */
+export const NAME_INDEX_MIN_CHARS = 3
+
+/** `%text%` for LIKE … ESCAPE '\', with the text's own `\`, `%` and `_` matching literally. */
+export function containsPattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
+}
+
+/**
+ * Spellings of `text` differing only in the case of single characters, for the short-pattern
+ * fallback on SQLite (whose lower() folds ASCII only). Each character may appear as itself, its
+ * lower or its upper case form when those are single characters too; at most 3^2 spellings.
+ */
+export function caseVariants(text: string): string[] {
+  let variants = ['']
+  for (const c of text) {
+    const forms = new Set([c, c.toLowerCase(), c.toUpperCase(), c.toUpperCase().toLowerCase()].filter((f) => [...f].length === 1))
+    variants = variants.flatMap((prefix) => [...forms].map((f) => prefix + f))
+  }
+  return [...new Set(variants)]
 }
 
 function errorCode(error: unknown): string | undefined {
@@ -65,6 +99,53 @@ export const sqliteDialect: Dialect = {
     const code = errorCode(error)
     return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
   },
+  connectorsNamed(text) {
+    if (text.includes('\u0000')) {
+      // FTS5 reads its query up to the first U+0000; such text (stored as is by SQLite) is matched
+      // by reading the rows, folding ASCII only.
+      return sql<ConnectorsTable>`(select * from connectors where lower(name) like lower(${containsPattern(text)}) escape '\\')`
+    }
+    if ([...text].length >= NAME_INDEX_MIN_CHARS) {
+      // A quoted FTS5 phrase of trigrams is a substring match; FTS5 folds the case of both sides
+      // (Unicode, one character to one). CROSS JOIN fixes the order: from the index to the rows.
+      const phrase = `"${text.replaceAll('"', '""')}"`
+      return sql<ConnectorsTable>`(select c.* from connector_name_fts as f cross join connector_name_search as s on s.rowid = f.rowid cross join connectors as c on c.id = s.connector_id where connector_name_fts match ${phrase})`
+    }
+    const tests = caseVariants(text).map((v) => sql`instr(name, ${v}) > 0`)
+    return sql<ConnectorsTable>`(select * from connectors where (${sql.join(tests, sql` or `)}))`
+  },
+  async createConnectorNameIndex(db) {
+    // connectors has no INTEGER PRIMARY KEY, so its implicit rowid may change on VACUUM: the
+    // index is keyed by a rowid of its own, mapped to the connector id here.
+    await sql`create table connector_name_search (
+      key integer primary key,
+      connector_id text not null unique
+    )`.execute(db)
+    // Contentless: only the trigrams are stored; contentless_delete allows delete by rowid.
+    await sql`create virtual table connector_name_fts using fts5(
+      name, tokenize = 'trigram', content = '', contentless_delete = 1
+    )`.execute(db)
+    await sql`create trigger connectors_name_search_insert after insert on connectors begin
+      insert into connector_name_search (connector_id) values (new.id);
+      insert into connector_name_fts (rowid, name) select key, new.name from connector_name_search where connector_id = new.id;
+    end`.execute(db)
+    await sql`create trigger connectors_name_search_update after update of name on connectors when new.name is not old.name begin
+      delete from connector_name_fts where rowid = (select key from connector_name_search where connector_id = old.id);
+      insert into connector_name_fts (rowid, name) select key, new.name from connector_name_search where connector_id = new.id;
+    end`.execute(db)
+    await sql`create trigger connectors_name_search_delete after delete on connectors begin
+      delete from connector_name_fts where rowid = (select key from connector_name_search where connector_id = old.id);
+      delete from connector_name_search where connector_id = old.id;
+    end`.execute(db)
+    await sql`insert into connector_name_search (connector_id) select id from connectors order by id`.execute(db)
+    await sql`insert into connector_name_fts (rowid, name)
+      select s.key, c.name from connector_name_search as s join connectors as c on c.id = s.connector_id`.execute(db)
+  },
+  async dropConnectorNameIndex(db) {
+    for (const trigger of ['insert', 'update', 'delete']) await sql.raw(`drop trigger if exists connectors_name_search_${trigger}`).execute(db)
+    await sql`drop table if exists connector_name_fts`.execute(db)
+    await sql`drop table if exists connector_name_search`.execute(db)
+  },
 }
 
 export const postgresDialect: Dialect = {
@@ -79,4 +160,36 @@ export const postgresDialect: Dialect = {
     return code === '40001' || code === '40P01'
   },
   isUniqueViolation: (error) => errorCode(error) === '23505',
+  connectorsNamed(text) {
+    // The planner answers this from the GIN trigram index on lower(name) when the pattern has a
+    // trigram (3+ characters), rechecking every candidate with the same expression.
+    return sql<ConnectorsTable>`(select * from connectors where lower(name) like lower(${containsPattern(text)}) escape '\\')`
+  },
+  async createConnectorNameIndex(db) {
+    // pg_trgm ships with PostgreSQL (contrib) and is a trusted extension from PostgreSQL 13, so
+    // a database owner may create it. Where it is missing or refused, listings stay correct and
+    // read the organisation's connectors instead; the README gives the statements to run later.
+    await sql`savepoint pg_trgm`.execute(db)
+    try {
+      await sql`create extension if not exists pg_trgm`.execute(db)
+      await sql`release savepoint pg_trgm`.execute(db)
+    } catch (error) {
+      await sql`rollback to savepoint pg_trgm`.execute(db)
+      process.emitWarning(
+        `pg_trgm is not available (${error instanceof Error ? error.message : String(error)}): ` +
+          'the connector name filter will read every connector of a listing. See README, Lists.',
+      )
+      return
+    }
+    await sql`create index connectors_name_trgm on connectors using gin (lower(name) gin_trgm_ops)`.execute(db)
+  },
+  async dropConnectorNameIndex(db) {
+    // The extension stays: other objects may use it.
+    await sql`drop index if exists connectors_name_trgm`.execute(db)
+  },
+}
+
+/** The dialect of a Kysely instance, for migrations (which get a bare Kysely). */
+export function dialectOfKysely(db: Kysely<unknown>): Dialect {
+  return db.getExecutor().adapter instanceof PostgresAdapter ? postgresDialect : sqliteDialect
 }

@@ -5,6 +5,7 @@ import * as idempotency from './migrations/0002_idempotency.ts'
 import * as apiKeyScope from './migrations/0003_api_key_scope.ts'
 import * as content from './migrations/0004_content.ts'
 import * as versionRevision from './migrations/0005_version_revision.ts'
+import * as connectorNameSearch from './migrations/0006_connector_name_search.ts'
 
 // Listed statically so migrations work the same from source, tests and any bundle.
 const migrations: Record<string, Migration> = {
@@ -13,6 +14,7 @@ const migrations: Record<string, Migration> = {
   '0003_api_key_scope': apiKeyScope,
   '0004_content': content,
   '0005_version_revision': versionRevision,
+  '0006_connector_name_search': connectorNameSearch,
 }
 
 const provider: MigrationProvider = { getMigrations: async () => migrations }
@@ -22,4 +24,11 @@ export async function migrateToLatest(db: Db): Promise<string[]> {
   const { error, results } = await migrator.migrateToLatest()
   if (error) throw error instanceof Error ? error : new Error(String(error))
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName)
+}
+
+/** Migrates up or down to `name` (a key of the list above): operators' rollbacks, and tests of a migration on existing data. */
+export async function migrateTo(db: Db, name: string): Promise<void> {
+  const migrator = new Migrator({ db: db.kysely, provider })
+  const { error } = await migrator.migrateTo(name)
+  if (error) throw error instanceof Error ? error : new Error(String(error))
 }

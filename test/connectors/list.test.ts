@@ -369,6 +369,146 @@ describe('ListConnectors: name and protocol filters', () => {
   })
 })
 
+describe('ListConnectors: the name filter against its index', () => {
+  // Patterns of 3+ characters are answered from the name index (SQLite FTS5 trigram, PostgreSQL
+  // pg_trgm); shorter ones read the rows. Both paths must agree, and the index must follow
+  // every create, rename and delete.
+  let org: TestOrg
+  let path: string
+  before(async () => {
+    org = await t.newOrg('name-index')
+    path = `/o/${org.id}/connectors`
+  })
+
+  async function names(name: string, extra: Record<string, string> = {}): Promise<string[]> {
+    const res = await get(withQuery(path, { ...extra, name, first: 100 }), org)
+    const found = itemsOf(res).map((c) => c.name).sort()
+    assert.equal(res.body.totalCount, found.length, `totalCount for ${JSON.stringify(name)}`)
+    return found
+  }
+
+  async function rename(c: Item & Record<string, unknown>, name: string): Promise<void> {
+    const res = await t.request({
+      method: 'PUT',
+      url: `${path}/${c.id}`,
+      payload: { id: c.id, organisationId: c.organisationId, name, protocol: c.protocol, baseUrl: c.baseUrl },
+      as: org,
+    })
+    assert.equal(res.status, 200, JSON.stringify(res.body))
+  }
+
+  test('create, rename and delete are seen by long and short patterns', async () => {
+    const c = await create(org, { name: 'Quokka Payments' })
+    const other = await create(org, { name: 'Wombat Ledger' })
+    assert.deepEqual(await names('okka p'), ['Quokka Payments'])
+    assert.deepEqual(await names('QUOKKA'), ['Quokka Payments'])
+    assert.deepEqual(await names('qu'), ['Quokka Payments'])
+    assert.deepEqual(await names('Q'), ['Quokka Payments'])
+
+    await rename(c, 'Numbat Invoices')
+    assert.deepEqual(await names('quokka'), [])
+    assert.deepEqual(await names('qu'), [])
+    assert.deepEqual(await names('numbat'), ['Numbat Invoices'])
+    assert.deepEqual(await names('nu'), ['Numbat Invoices'])
+    // An update that keeps the name (here: another base URL) keeps it findable.
+    const res = await t.request({
+      method: 'PUT',
+      url: `${path}/${c.id}`,
+      payload: { id: c.id, organisationId: c.organisationId, name: 'Numbat Invoices', protocol: 'http', baseUrl: 'https://other.example.com' },
+      as: org,
+    })
+    assert.equal(res.status, 200, JSON.stringify(res.body))
+    assert.deepEqual(await names('bat inv'), ['Numbat Invoices'])
+
+    const deleted = await t.request({ method: 'DELETE', url: `${path}/${c.id}`, as: org })
+    assert.equal(deleted.status, 204, JSON.stringify(deleted.body))
+    assert.deepEqual(await names('numbat'), [])
+    assert.deepEqual(await names('nu'), [])
+    assert.deepEqual(await names('wombat'), ['Wombat Ledger'])
+
+    // A new connector under the deleted one's name is found once, as itself.
+    const again = await create(org, { name: 'Numbat Invoices' })
+    const res2 = await get(withQuery(path, { name: 'numbat', first: 100 }), org)
+    assert.deepEqual(itemsOf(res2).map((x) => x.id), [again.id])
+    await t.request({ method: 'DELETE', url: `${path}/${other.id}`, as: org })
+    await t.request({ method: 'DELETE', url: `${path}/${again.id}`, as: org })
+  })
+
+  test('another organisation\'s connectors never match', async () => {
+    const other = await t.newOrg('name-index-other')
+    await create(other, { name: 'Platypus Sync' })
+    assert.deepEqual(await names('platypus'), [])
+    assert.deepEqual(await names('pl'), [])
+  })
+
+  test('short and long patterns agree on case, escaping and quotes', async () => {
+    const created = []
+    for (const name of ['HubSpot CRM', '50% Off_Deals', 'back\\slash\\path', 'The "Quoted" One', 'ab']) created.push(await create(org, { name }))
+    assert.deepEqual(await names('hU'), ['HubSpot CRM'])
+    assert.deepEqual(await names('HUBSPOT'), ['HubSpot CRM'])
+    assert.deepEqual(await names('0%'), ['50% Off_Deals'])
+    assert.deepEqual(await names('50% off_'), ['50% Off_Deals'])
+    assert.deepEqual(await names('5_%'), [])
+    assert.deepEqual(await names('f_d'), ['50% Off_Deals'])
+    assert.deepEqual(await names('%_'), [])
+    assert.deepEqual(await names('k\\s'), ['back\\slash\\path'])
+    assert.deepEqual(await names('\\\\'), [])
+    assert.deepEqual(await names('"quoted"'), ['The "Quoted" One'])
+    assert.deepEqual(await names('"q'), ['The "Quoted" One'])
+    assert.deepEqual(await names('" '), ['The "Quoted" One'])
+    assert.deepEqual(await names('"'), ['The "Quoted" One'])
+    assert.deepEqual(await names('quoted" one'), ['The "Quoted" One'])
+    assert.deepEqual(await names('quoted one'), [])
+    // A whole name shorter than a trigram is still found, by itself and by longer patterns not.
+    assert.deepEqual(await names('AB'), ['ab'])
+    assert.deepEqual(await names('abc'), [])
+    for (const c of created) await t.request({ method: 'DELETE', url: `${path}/${c.id}`, as: org })
+  })
+
+  test('non-ASCII letters match in either case, accents are not ignored', async () => {
+    const created = []
+    for (const name of ['Über Eats', 'CAFÉ Crème', 'ПРИВЕТ мир', 'Ωmega Λογισμικό', '東京 Data']) created.push(await create(org, { name }))
+    assert.deepEqual(await names('über'), ['Über Eats'])
+    assert.deepEqual(await names('ÜBER EATS'), ['Über Eats'])
+    assert.deepEqual(await names('Über'), ['Über Eats'])
+    assert.deepEqual(await names('ü'), ['Über Eats'])
+    assert.deepEqual(await names('üB'), ['Über Eats'])
+    assert.deepEqual(await names('café'), ['CAFÉ Crème'])
+    assert.deepEqual(await names('é'), ['CAFÉ Crème'])
+    assert.deepEqual(await names('CRÈME'), ['CAFÉ Crème'])
+    assert.deepEqual(await names('cafe'), [])
+    assert.deepEqual(await names('привет МИР'), ['ПРИВЕТ мир'])
+    assert.deepEqual(await names('пр'), ['ПРИВЕТ мир'])
+    assert.deepEqual(await names('ωMEGA'), ['Ωmega Λογισμικό'])
+    assert.deepEqual(await names('λΟΓ'), ['Ωmega Λογισμικό'])
+    assert.deepEqual(await names('東京'), ['東京 Data'])
+    assert.deepEqual(await names('京 d'), ['東京 Data'])
+    for (const c of created) await t.request({ method: 'DELETE', url: `${path}/${c.id}`, as: org })
+  })
+
+  test('an indexed filter paginates under every sort', async () => {
+    const fresh = await t.newOrg('name-index-paging')
+    const freshPath = `/o/${fresh.id}/connectors`
+    const words = ['Kestrel', 'kite', 'Osprey', 'KESTREL', 'falcon']
+    for (let i = 0; i < 15; i++) {
+      await create(fresh, { name: `${words[i % words.length]} ${i % 4}` })
+      await pause()
+    }
+    for (const [sort, keys] of [
+      [undefined, [['updatedAt', 'desc'], ['id', 'desc']]],
+      ['name:asc', [['name', 'asc'], ['id', 'asc']]],
+      ['createdAt:asc', [['createdAt', 'asc'], ['id', 'asc']]],
+      ['name:desc,updatedAt:asc', [['name', 'desc'], ['updatedAt', 'asc'], ['id', 'asc']]],
+    ] as [string | undefined, [Field, Direction][]][]) {
+      const rows = await t.db.kysely.selectFrom('connectors').select(['id', 'name']).where('organisation_id', '=', fresh.id).execute()
+      const nameOf = new Map(rows.map((r) => [r.id, r.name]))
+      const expected = (await expectedOrder(fresh.id, keys)).filter((id) => /kestrel/i.test(nameOf.get(id)!))
+      assert.equal(expected.length, 6)
+      await checkPaging(freshPath, { name: 'esTRel', sort }, 2, expected, fresh)
+    }
+  })
+})
+
 describe('ListConnectors: tags and categories filters', () => {
   let org: TestOrg
   let path: string
