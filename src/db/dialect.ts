@@ -21,6 +21,12 @@ export interface Dialect {
    * write lock; PostgreSQL locks the connector row, serialising writers of one connector.
    */
   lockConnector(tx: Db, organisationId: string, connectorId: string): Promise<boolean>
+  /**
+   * The same lock for a writer whose next query checks the connector itself (in the same
+   * organisation-scoped query that reads what it changes): nothing more to do on SQLite, whose
+   * BEGIN IMMEDIATE already holds the lock; PostgreSQL locks the row if it exists.
+   */
+  lockConnectorUnchecked(tx: Db, organisationId: string, connectorId: string): Promise<void>
   /** True for errors a retried transaction can succeed after (serialization failure, deadlock, busy). */
   isTransient(error: unknown): boolean
   /** True when the error is a unique-key violation. */
@@ -91,6 +97,7 @@ export const sqliteDialect: Dialect = {
   async lockConnector(tx, organisationId, connectorId) {
     return (await connectorExists(tx, { organisationId, connectorId })).length > 0
   },
+  async lockConnectorUnchecked() {},
   isTransient: (error) => {
     const code = errorCode(error)
     return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || code === 'SQLITE_BUSY_SNAPSHOT'
@@ -154,6 +161,9 @@ export const postgresDialect: Dialect = {
   beginWrite: 'begin',
   async lockConnector(tx, organisationId, connectorId) {
     return (await lockConnectorRow(tx, { organisationId, connectorId })).length > 0
+  },
+  async lockConnectorUnchecked(tx, organisationId, connectorId) {
+    await lockConnectorRow(tx, { organisationId, connectorId })
   },
   isTransient: (error) => {
     const code = errorCode(error)

@@ -52,17 +52,27 @@ function versionNotFound(ref: string): ApiError {
   return new ApiError('version_not_found', { message: `Connector version "${ref}" does not exist or the alias resolves to no version.` })
 }
 
-async function requireVersion(db: Db, connectorId: string, ref: string): Promise<{ version: VersionRecord; pointers: Pointers }> {
-  const found = await resolveVersion(db, connectorId, ref)
-  if (!found) throw versionNotFound(ref)
-  return found
-}
-
-/** Resolves the target version inside a write transaction and checks If-Match against its current ETag. */
-async function requireCurrentVersion(tx: Db, target: VersionTarget, ifMatch: string | undefined) {
-  const found = await requireVersion(tx, target.connectorId, target.version)
-  if (ifMatch !== undefined) assertIfMatch(ifMatch, versionEtag(toVersionDto(found.version, found.pointers)))
-  return found
+/**
+ * Opens a write transaction holding the connector's lock and resolves the target version in
+ * it (404 for a connector that is not the organisation's or a version that does not resolve),
+ * checking If-Match against the version's current ETag. The lock, the connector check and the
+ * read are one query on SQLite.
+ */
+function withVersionLocked<T>(
+  db: Db,
+  target: VersionTarget,
+  ifMatch: string | undefined,
+  work: (tx: Db, found: { version: VersionRecord; pointers: Pointers }) => Promise<T>,
+): Promise<T> {
+  return writeTransaction(db, async (tx) => {
+    await tx.dialect.lockConnectorUnchecked(tx, target.organisationId, target.connectorId)
+    const found = await findVersionAndPointers(tx, target.connectorId, target.version, target.organisationId)
+    if (!found) throw new ApiError('connector_not_found')
+    const { version, pointers } = found
+    if (!version) throw versionNotFound(target.version)
+    if (ifMatch !== undefined) assertIfMatch(ifMatch, versionEtag(toVersionDto(version, pointers)))
+    return work(tx, { version, pointers })
+  })
 }
 
 async function dtoAfterChange(db: Db, version: VersionRecord, messages: Message[]): Promise<ConnectorVersion> {
@@ -148,8 +158,7 @@ export async function updateConnectorVersion(
   authorize(principal, target.organisationId, 'write')
   const { db } = registry
   try {
-    return await withConnectorLocked(db, target.organisationId, target.connectorId, async (tx) => {
-      const { version, pointers } = await requireCurrentVersion(tx, target, ifMatch)
+    return await withVersionLocked(db, target, ifMatch, async (tx, { version, pointers }) => {
       const plan = planVersionUpdate(version, pointers, body)
       if (plan.name !== undefined && (await findVersionByName(tx, target.connectorId, plan.name))) throw nameConflict(plan.name)
       const updated = await updateVersion(tx, version.id, {
@@ -181,8 +190,7 @@ export async function deleteConnectorVersion(
   options: { force: boolean; ifMatch: string | undefined },
 ): Promise<void> {
   authorize(principal, target.organisationId, 'write')
-  await withConnectorLocked(registry.db, target.organisationId, target.connectorId, async (tx) => {
-    const { version, pointers } = await requireCurrentVersion(tx, target, options.ifMatch)
+  await withVersionLocked(registry.db, target, options.ifMatch, async (tx, { version, pointers }) => {
     if (version.publishedAt !== null && !options.force) {
       throw new ApiError('version_published', {
         message: 'A published version can only be deleted with force=true; unpublish it first or pass force.',
@@ -201,8 +209,7 @@ export async function publishVersion(
   ifMatch: string | undefined,
 ): Promise<ConnectorVersion> {
   authorize(principal, target.organisationId, 'write')
-  return withConnectorLocked(registry.db, target.organisationId, target.connectorId, async (tx) => {
-    const { version } = await requireCurrentVersion(tx, target, ifMatch)
+  return withVersionLocked(registry.db, target, ifMatch, async (tx, { version }) => {
     if (version.publishedAt !== null) {
       throw new ApiError('version_already_published', { message: `Version "${version.name}" is already published.` })
     }
@@ -229,8 +236,7 @@ export async function unpublishVersion(
   ifMatch: string | undefined,
 ): Promise<ConnectorVersion> {
   authorize(principal, target.organisationId, 'write')
-  return withConnectorLocked(registry.db, target.organisationId, target.connectorId, async (tx) => {
-    const { version, pointers } = await requireCurrentVersion(tx, target, ifMatch)
+  return withVersionLocked(registry.db, target, ifMatch, async (tx, { version, pointers }) => {
     if (version.publishedAt === null) {
       throw new ApiError('version_not_published', { message: `Version "${version.name}" is a draft; there is nothing to unpublish.` })
     }
