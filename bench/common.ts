@@ -29,6 +29,40 @@ export function cliPath(): string {
   return path.join(appDir, 'src', 'cli.ts')
 }
 
+/**
+ * How production starts the server: the command after the last `&&` of `npm start` in appDir's
+ * package.json (`node [flags] dist/cli.js serve`), so the benchmark measures the same build and
+ * the same V8 flags as production. `buildApp()` compiles appDir first. A checkout from before the
+ * build step existed (an older commit under `--app-dir`) runs from its sources through tsx, as
+ * its `npm start` did then.
+ */
+export function serverCommand(): { nodeFlags: string[]; args: string[] } {
+  if (!hasBuild()) return { nodeFlags: [], args: ['--import', 'tsx', cliPath(), 'serve'] }
+  const pkg = JSON.parse(fs.readFileSync(path.join(appDir, 'package.json'), 'utf8')) as { scripts?: Record<string, string> }
+  const start = pkg.scripts?.start ?? ''
+  const words = start.split('&&').at(-1)!.trim().split(/\s+/)
+  const script = words.findIndex((w) => !w.startsWith('-') && w !== 'node')
+  if (words[0] !== 'node' || script < 0 || words.slice(script).join(' ') !== 'dist/cli.js serve') {
+    throw new Error(`cannot start the server like production: npm start should end in "node [flags] dist/cli.js serve", got ${JSON.stringify(start)}`)
+  }
+  return { nodeFlags: words.slice(1, script), args: [path.join(appDir, 'dist', 'cli.js'), 'serve'] }
+}
+
+function hasBuild(): boolean {
+  return fs.existsSync(path.join(appDir, 'tsconfig.build.json'))
+}
+
+/** `npm run build` in `appDir`, so the server under test is the current source. */
+export function buildApp(): Promise<void> {
+  if (!hasBuild()) return Promise.resolve()
+  return new Promise((resolve, reject) => {
+    execFile('npm', ['run', 'build'], { cwd: appDir }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`npm run build failed in ${appDir}: ${stdout}${stderr || error.message}`))
+      else resolve()
+    })
+  })
+}
+
 export type DialectName = 'sqlite' | 'postgres'
 
 /** One fresh database the benchmark owns: a temporary DATA_DIR, plus a PostgreSQL database when asked. */

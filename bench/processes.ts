@@ -1,7 +1,7 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
-import { ROOT, cliPath, freePort, getAppDir, sleep, targetEnv, type Target } from './common.ts'
+import { ROOT, freePort, getAppDir, serverCommand, sleep, targetEnv, type Target } from './common.ts'
 import type { LoadResult, LoadSpec } from './load-generator.ts'
 
 /** The processes of a benchmark run: the server under test, the baseline server, the load generator. */
@@ -54,14 +54,21 @@ function stopper(child: ChildProcess): () => Promise<void> {
 }
 
 /**
- * The real server, `connector-registry serve`, in its own process with production settings:
+ * The real server, `connector-registry serve`, in its own process, started the way `npm start`
+ * starts it (built JavaScript and its node flags, see `serverCommand`) with production settings:
  * NODE_ENV=production, LOG_LEVEL=warn, the default API-key cache; the per-principal rate limit
  * is raised to its maximum with a 1 s window so it never answers 429 (it still runs).
  */
 export async function startServer(target: Target, options: { cpuProfileDir?: string; nodeFlags?: string[] } = {}): Promise<Service> {
   const port = await freePort()
-  const execArgv = [...(options.nodeFlags ?? []), ...(options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : [])]
-  const child = spawn(process.execPath, [...execArgv, '--import', 'tsx', cliPath(), 'serve'], {
+  const command = serverCommand()
+  // Extra flags come after production's, so an experiment can override one of them.
+  const execArgv = [
+    ...command.nodeFlags,
+    ...(options.nodeFlags ?? []),
+    ...(options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : []),
+  ]
+  const child = spawn(process.execPath, [...execArgv, ...command.args], {
     cwd: getAppDir(),
     env: targetEnv(target, {
       NODE_ENV: 'production',

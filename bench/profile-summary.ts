@@ -80,7 +80,8 @@ export function summariseProfile(file: string, top = 15, windows: [number, numbe
     const seen = new Set<string>()
     for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
       const frame = byId.get(at)!
-      if (!frame.callFrame.url.includes(`${getAppDir()}/src/`)) continue
+      const url = frame.callFrame.url
+      if (!url.includes(`${getAppDir()}/src/`) && !url.includes(`${getAppDir()}/dist/`)) continue
       const name = label(frame)
       if (seen.has(name)) continue
       seen.add(name)

@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { createTarget, getAppDir, log, ROOT, setAppDir, type DialectName, type Target } from './common.ts'
+import { buildApp, createTarget, getAppDir, log, ROOT, serverCommand, setAppDir, type DialectName, type Target } from './common.ts'
 import type { LoadResult } from './load-generator.ts'
 import { explainHotQueries, type PlannedQuery } from './plans.ts'
 import { rssMb, startBaseline, startLoadGenerator, startServer, watchCpu, watchRss, type LoadGenerator, type Service } from './processes.ts'
@@ -24,7 +24,8 @@ const USAGE = `usage: npm run bench -- [options]
   --warmup <s>            warm-up seconds per scenario (default 3, quick 0.3)
   --connections <n>       concurrent connections (default 32)
   --large <NxM>           large catalogue size (default 10000x100)
-  --server-flags <flags>  extra node flags for the server process only, e.g. "--max-semi-space-size=4"
+  --server-flags=<flags>  extra node flags for the server process only, after those of \`npm start\`
+                          (so they override them), e.g. --server-flags="--max-semi-space-size=4"
   --app-dir <dir>         run the server and CLI of another checkout (e.g. the previous commit) for an A/B comparison
   --profile               run the server under node --cpu-prof (default: get-by-name on the large SQLite
                           catalogue) and print where the time goes
@@ -310,7 +311,8 @@ function markdown(options: Options, dialects: DialectResult[]): string {
   )
   if (options.quick) out.push('QUICK RUN: short durations, figures are a smoke test only.')
   if (getAppDir() !== ROOT) out.push(`Server and CLI from ${getAppDir()}.`)
-  if (options.serverFlags.length) out.push(`Server node flags: ${options.serverFlags.join(' ')}.`)
+  const command = serverCommand()
+  out.push(`Server: node ${[...command.nodeFlags, ...options.serverFlags, ...command.args.map((a) => (path.isAbsolute(a) ? path.relative(getAppDir(), a) : a))].join(' ')}.`)
   for (const d of dialects) {
     out.push('', `### ${d.dialect === 'sqlite' ? 'SQLite' : 'PostgreSQL'}`, '')
     out.push('| Scenario | Catalogue | req/s | p50 ms | p99 ms | non-2xx + errors | peak RSS MB | × baseline | × bare HTTP | large/small | B/resp | CPU µs/req |')
@@ -407,6 +409,8 @@ async function main(): Promise<void> {
     process.exit(2)
   }
   const started = Date.now()
+  log(`building ${getAppDir()} (npm run build)`)
+  await buildApp()
   const load = startLoadGenerator()
   const dialects: DialectResult[] = []
   try {
