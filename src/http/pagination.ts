@@ -1,4 +1,4 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
+import { createHmac, hash, timingSafeEqual } from 'node:crypto'
 import { sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely'
 import { ApiError } from './errors.ts'
 
@@ -58,7 +58,7 @@ export class CursorCodec {
 }
 
 function scopeHash(scope: string): string {
-  return createHash('sha256').update(scope).digest('base64url').slice(0, 16)
+  return hash('sha256', scope, 'base64url').slice(0, 16)
 }
 
 type AnyEb = ExpressionBuilder<any, any> // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -91,6 +91,11 @@ export function reversed(keys: readonly SortKey[]): SortKey[] {
   return keys.map((k) => ({ column: k.column, direction: k.direction === 'asc' ? 'desc' : 'asc' }))
 }
 
+export interface Anchor {
+  values: readonly unknown[]
+  side: 'after' | 'before'
+}
+
 export interface KeysetSource<Row> {
   /** Sort keys; the last must be unique (the id), so the order is total. */
   keys: readonly SortKey[]
@@ -98,8 +103,17 @@ export interface KeysetSource<Row> {
   scope: string
   /** Sort-key values of a row, in `keys` order, as stored. */
   valuesOf(row: Row): unknown[]
-  /** Rows matching the listing's filters and `condition`, ordered by `order`, at most `limit`. */
-  fetch(condition: ((eb: AnyEb) => Expression<SqlBool>) | undefined, order: readonly SortKey[], limit: number): Promise<Row[]>
+  /**
+   * Rows matching the listing's filters and `condition`, ordered by `order`, at most `limit`.
+   * `anchor` is what `condition` was built from (the cursor's values and the side), for sources
+   * that prepare their queries (the condition's shape depends only on the side).
+   */
+  fetch(
+    condition: ((eb: AnyEb) => Expression<SqlBool>) | undefined,
+    order: readonly SortKey[],
+    limit: number,
+    anchor: Anchor | undefined,
+  ): Promise<Row[]>
   count(): Promise<number>
 }
 
@@ -127,7 +141,7 @@ export async function paginate<Row>(
   const condition = anchorValues && ((eb: AnyEb) => keysetCondition(eb, keys, anchorValues, side))
 
   const [fetched, totalCount] = await Promise.all([
-    source.fetch(condition, backward ? reversed(keys) : keys, page.first + 1),
+    source.fetch(condition, backward ? reversed(keys) : keys, page.first + 1, anchorValues && { values: anchorValues, side }),
     source.count(),
   ])
   const hasMoreInDirection = fetched.length > page.first

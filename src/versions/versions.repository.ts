@@ -3,7 +3,7 @@ import type { Db } from '../db/database.ts'
 import { prepared } from '../db/prepared.ts'
 import type { Database } from '../db/schema.ts'
 import type { ConnectorVersionsTable } from '../db/schema.ts'
-import type { KeysetSource, SortKey } from '../http/pagination.ts'
+import { keysetCondition, reversed, type Anchor, type KeysetSource, type SortKey } from '../http/pagination.ts'
 import { newId } from '../ids.ts'
 import { aliasOf, type Pointers, type VersionState } from './version-rules.ts'
 
@@ -247,25 +247,42 @@ const VERSION_ORDER: SortKey[] = [
   { column: 'id', direction: 'desc' },
 ]
 
+type VersionPageParams = { connectorId: string; limit: number; updatedAt: string; id: string }
+
+/** One prepared page query per direction: from the start, after a cursor, before a cursor. */
+function versionPageQuery(side: Anchor['side'] | undefined) {
+  const order = side === 'before' ? reversed(VERSION_ORDER) : VERSION_ORDER
+  return prepared(({ kysely }, p: VersionPageParams) => {
+    let query = kysely.selectFrom('connector_versions').selectAll().where('connector_id', '=', p.connectorId)
+    if (side) query = query.where((eb) => keysetCondition(eb, VERSION_ORDER, [p.updatedAt, p.id], side))
+    for (const key of order) query = query.orderBy(key.column as 'id', key.direction)
+    return query.limit(p.limit)
+  })
+}
+
+const VERSION_PAGE = { start: versionPageQuery(undefined), after: versionPageQuery('after'), before: versionPageQuery('before') }
+
+const versionCountQuery = prepared(({ kysely }, p: { connectorId: string }) =>
+  kysely
+    .selectFrom('connector_versions')
+    .select((eb) => eb.fn.countAll<number | string>().as('n'))
+    .where('connector_id', '=', p.connectorId),
+)
+
 /** ListConnectorVersions: most recently updated first, id as the tiebreak. */
 export function versionsListing(db: Db, connectorId: string): KeysetSource<VersionRecord> {
   return {
     keys: VERSION_ORDER,
     scope: `versions:${connectorId}`,
     valuesOf: (v) => [v.updatedAt, v.id],
-    async fetch(condition, order, limit) {
-      let query = db.kysely.selectFrom('connector_versions').selectAll().where('connector_id', '=', connectorId)
-      if (condition) query = query.where(condition)
-      for (const key of order) query = query.orderBy(key.column as 'id', key.direction)
-      return (await query.limit(limit).execute()).map(toRecord)
+    async fetch(_condition, _order, limit, anchor) {
+      const [updatedAt, id] = (anchor?.values ?? ['', '']) as [string, string]
+      const rows = await VERSION_PAGE[anchor?.side ?? 'start'](db, { connectorId, limit, updatedAt, id })
+      return rows.map(toRecord)
     },
     async count() {
-      const row = await db.kysely
-        .selectFrom('connector_versions')
-        .select((eb) => eb.fn.countAll<number | string>().as('n'))
-        .where('connector_id', '=', connectorId)
-        .executeTakeFirstOrThrow()
-      return Number(row.n)
+      const [row] = await versionCountQuery(db, { connectorId })
+      return Number(row!.n)
     },
   }
 }

@@ -2,6 +2,11 @@ import Type, { type Static } from 'typebox'
 import { MessageSchema, PageInfoProperties } from '../http/schemas.ts'
 
 const timestamp = Type.String({ format: 'date-time' })
+/**
+ * A date-time or null, as a JSON Schema type list rather than anyOf: the response serialiser
+ * runs a validator per anyOf branch to choose one (a third of serialising a version).
+ */
+const timestampOrNull = Type.Unsafe<string | null>({ type: ['string', 'null'], format: 'date-time' })
 
 export const ConnectorVersionSchema = Type.Object({
   id: Type.String({ format: 'ulid' }),
@@ -11,7 +16,7 @@ export const ConnectorVersionSchema = Type.Object({
   isDefault: Type.Boolean({ description: 'The pinned default, or the latest when none is pinned.' }),
   createdAt: timestamp,
   updatedAt: timestamp,
-  publishedAt: Type.Union([timestamp, Type.Null()]),
+  publishedAt: timestampOrNull,
   messages: Type.Array(MessageSchema),
 })
 export type ConnectorVersion = Static<typeof ConnectorVersionSchema>
