@@ -58,18 +58,30 @@ export async function findPointers(db: Db, connectorId: string): Promise<Pointer
 const connectorPointersQuery = prepared(({ kysely }, p: { organisationId: string; connectorId: string }) =>
   kysely
     .selectFrom('connectors')
-    .select([latestIdQuery(kysely, p.connectorId).as('latest_id'), pinnedIdQuery(kysely, p.connectorId).as('pinned_id')])
+    .select([
+      latestIdQuery(kysely, p.connectorId).as('latest_id'),
+      pinnedIdQuery(kysely, p.connectorId).as('pinned_id'),
+      kysely
+        .selectFrom('connector_versions')
+        .select((eb) => eb.fn.countAll<number | string>().as('n'))
+        .where('connector_id', '=', p.connectorId)
+        .as('version_count'),
+    ])
     .where('id', '=', p.connectorId)
     .where('organisation_id', '=', p.organisationId),
 )
 
 /**
- * The pointers of a connector of the organisation, with the existence check in the same round
- * trip: undefined when the organisation has no such connector.
+ * The pointers and the number of versions of a connector of the organisation, with the
+ * existence check in the same round trip: undefined when the organisation has no such connector.
  */
-export async function findConnectorPointers(db: Db, organisationId: string, connectorId: string): Promise<Pointers | undefined> {
+export async function findConnectorPointers(
+  db: Db,
+  organisationId: string,
+  connectorId: string,
+): Promise<{ pointers: Pointers; versionCount: number } | undefined> {
   const [row] = await connectorPointersQuery(db, { organisationId, connectorId })
-  return row && pointersOf(row)
+  return row && { pointers: pointersOf(row), versionCount: Number(row.version_count ?? 0) }
 }
 
 type VersionRef = 'name' | 'latest' | 'default'
@@ -269,8 +281,11 @@ const versionCountQuery = prepared(({ kysely }, p: { connectorId: string }) =>
     .where('connector_id', '=', p.connectorId),
 )
 
-/** ListConnectorVersions: most recently updated first, id as the tiebreak. */
-export function versionsListing(db: Db, connectorId: string): KeysetSource<VersionRecord> {
+/**
+ * ListConnectorVersions: most recently updated first, id as the tiebreak. `versionCount`, when
+ * the caller already read it (findConnectorPointers), spares the listing its count query.
+ */
+export function versionsListing(db: Db, connectorId: string, versionCount?: number): KeysetSource<VersionRecord> {
   return {
     keys: VERSION_ORDER,
     scope: `versions:${connectorId}`,
@@ -281,6 +296,7 @@ export function versionsListing(db: Db, connectorId: string): KeysetSource<Versi
       return rows.map(toRecord)
     },
     async count() {
+      if (versionCount !== undefined) return versionCount
       const [row] = await versionCountQuery(db, { connectorId })
       return Number(row!.n)
     },

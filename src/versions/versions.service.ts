@@ -33,12 +33,6 @@ export interface VersionTarget {
   version: string
 }
 
-/** The connector's latest and pinned default; 404 when it is not the organisation's (one round trip for both). */
-async function requireConnectorPointers(db: Db, organisationId: string, connectorId: string): Promise<Pointers> {
-  const pointers = await findConnectorPointers(db, organisationId, connectorId)
-  if (!pointers) throw new ApiError('connector_not_found')
-  return pointers
-}
 
 /** Opens a write transaction holding the connector's lock; 404 when the connector is not the organisation's. */
 function withConnectorLocked<T>(db: Db, organisationId: string, connectorId: string, work: (tx: Db) => Promise<T>): Promise<T> {
@@ -143,8 +137,11 @@ export async function listVersions(
 ): Promise<{ items: ConnectorVersion[]; pageInfo: PageInfo }> {
   authorize(principal, target.organisationId, 'read')
   const { db } = registry
-  const pointers = await requireConnectorPointers(db, target.organisationId, target.connectorId)
-  const { rows, pageInfo } = await paginate(registry.cursors, versionsListing(db, target.connectorId), page)
+  // The connector check, its pointers and the listing's total in one round trip.
+  const head = await findConnectorPointers(db, target.organisationId, target.connectorId)
+  if (!head) throw new ApiError('connector_not_found')
+  const { pointers, versionCount } = head
+  const { rows, pageInfo } = await paginate(registry.cursors, versionsListing(db, target.connectorId, versionCount), page)
   return { items: rows.map((v) => toVersionDto(v, pointers)), pageInfo }
 }
 
