@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import SQLite from 'better-sqlite3'
 import pg from 'pg'
-import { Kysely, PostgresDialect, SqliteDialect, sql, type SqliteDatabase } from 'kysely'
+import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase } from 'kysely'
 import type { Database } from './schema.ts'
 import { postgresDialect, sqliteDialect, type Dialect } from './dialect.ts'
 
@@ -72,6 +72,9 @@ function withStatementCache(sqlite: SQLite.Database): SqliteDatabase {
 }
 
 const MAX_ATTEMPTS = 6
+// Transaction control as ready-compiled statements: no query building per transaction.
+const COMMIT = CompiledQuery.raw('commit')
+const ROLLBACK = CompiledQuery.raw('rollback')
 
 /**
  * Runs `work` in one write transaction on one connection. Transient failures (serialization
@@ -81,13 +84,13 @@ export async function writeTransaction<T>(db: Db, work: (tx: Db) => Promise<T>):
   for (let attempt = 1; ; attempt++) {
     try {
       return await db.kysely.connection().execute(async (conn) => {
-        await sql.raw(db.dialect.beginWrite).execute(conn)
+        await conn.executeQuery(CompiledQuery.raw(db.dialect.beginWrite))
         try {
           const result = await work({ ...db, kysely: conn })
-          await sql.raw('commit').execute(conn)
+          await conn.executeQuery(COMMIT)
           return result
         } catch (error) {
-          await sql.raw('rollback').execute(conn).catch(() => {})
+          await conn.executeQuery(ROLLBACK).catch(() => {})
           throw error
         }
       })
