@@ -1,10 +1,35 @@
-import { fork, spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { ROOT, freePort, getAppDir, serverCommand, sleep, targetEnv, type Target } from './common.ts'
 import type { LoadResult, LoadSpec } from './load-generator.ts'
 
 /** The processes of a benchmark run: the server under test, the baseline server, the load generator. */
+
+/**
+ * CPUs the processes are pinned to (all their threads), or undefined to let them float. With
+ * the servers and the load generator on separate cores, neither steals the other's core or
+ * caches: on a 2-core machine CPU per response then varies a few per cent between runs instead
+ * of tens.
+ */
+let pinning: { server: number; load: number } | undefined
+
+export function pinProcesses(cpus: { server: number; load: number } | undefined): void {
+  pinning = cpus
+}
+
+export function pinningOf(): { server: number; load: number } | undefined {
+  return pinning
+}
+
+function pin(pid: number, cpu: number | undefined): void {
+  if (cpu === undefined) return
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' })
+  } catch (error) {
+    throw new Error(`taskset could not pin process ${pid} to CPU ${cpu} (use --no-pin): ${error instanceof Error ? error.message : String(error)}`)
+  }
+}
 
 export interface Service {
   name: string
@@ -82,6 +107,7 @@ export async function startServer(target: Target, options: { cpuProfileDir?: str
   const output = collect(child)
   const baseUrl = `http://127.0.0.1:${port}`
   await waitUntilReady('server', `${baseUrl}/readyz`, child, output)
+  pin(child.pid!, pinning?.server)
   return { name: 'server', baseUrl, pid: child.pid!, stop: stopper(child), output }
 }
 
@@ -96,6 +122,7 @@ export async function startBaseline(target: Target): Promise<Service> {
   const output = collect(child)
   const baseUrl = `http://127.0.0.1:${port}`
   await waitUntilReady('baseline server', `${baseUrl}/constant`, child, output)
+  pin(child.pid!, pinning?.server)
   return { name: 'baseline', baseUrl, pid: child.pid!, stop: stopper(child), output }
 }
 
@@ -182,6 +209,7 @@ export function startLoadGenerator(): LoadGenerator {
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
+  pin(child.pid!, pinning?.load)
   let nextId = 1
   const pending = new Map<number, { resolve(result: LoadResult): void; reject(error: Error): void }>()
   child.on('message', (message: { ok: true; result: LoadResult } | { ok: false; id: number; error: string }) => {

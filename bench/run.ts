@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util'
 import { buildApp, createTarget, getAppDir, log, ROOT, serverCommand, setAppDir, type DialectName, type Target } from './common.ts'
 import type { LoadResult } from './load-generator.ts'
 import { explainHotQueries, type PlannedQuery } from './plans.ts'
-import { rssMb, startBaseline, startLoadGenerator, startServer, watchCpu, watchRss, type LoadGenerator, type Service } from './processes.ts'
+import { pinningOf, pinProcesses, rssMb, startBaseline, startLoadGenerator, startServer, watchCpu, watchRss, type LoadGenerator, type Service } from './processes.ts'
 import { summariseProfile } from './profile-summary.ts'
 import { BASELINE_SCENARIO, fetchCursors, itemsFor, SCENARIOS, type Scenario } from './scenarios.ts'
 import { seedCatalogue, type Catalogue, type Seeded } from './seed.ts'
@@ -29,6 +29,9 @@ const USAGE = `usage: npm run bench -- [options]
   --app-dir <dir>         run the server and CLI of another checkout (e.g. the previous commit) for an A/B comparison
   --profile               run the server under node --cpu-prof (default: get-by-name on the large SQLite
                           catalogue) and print where the time goes
+  --no-pin                let the servers and the load generator float instead of pinning them to
+                          separate CPUs with taskset (default with 2+ CPUs: servers on the last
+                          CPU, the load generator on CPU 0)
   --no-plans              skip the query-plan check
   --no-json               do not write bench/results/<timestamp>.json`
 
@@ -46,6 +49,7 @@ interface Options {
   serverFlags: string[]
   plans: boolean
   json: boolean
+  pin: boolean
 }
 
 function parseOptions(argv: string[]): Options {
@@ -64,6 +68,7 @@ function parseOptions(argv: string[]): Options {
       'server-flags': { type: 'string' },
       profile: { type: 'boolean', default: false },
       'no-plans': { type: 'boolean', default: false },
+      'no-pin': { type: 'boolean', default: false },
       'no-json': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -112,6 +117,7 @@ function parseOptions(argv: string[]): Options {
     serverFlags: values['server-flags']?.split(/\s+/).filter(Boolean) ?? [],
     plans: !values['no-plans'] && !profile,
     json: !values['no-json'],
+    pin: !values['no-pin'] && os.availableParallelism() >= 2,
   }
 }
 
@@ -311,6 +317,12 @@ function markdown(options: Options, dialects: DialectResult[]): string {
   )
   if (options.quick) out.push('QUICK RUN: short durations, figures are a smoke test only.')
   if (getAppDir() !== ROOT) out.push(`Server and CLI from ${getAppDir()}.`)
+  const pinned = pinningOf()
+  out.push(
+    pinned
+      ? `Pinned with taskset: servers (and baselines) on CPU ${pinned.server}, load generator on CPU ${pinned.load}.`
+      : 'Not pinned: servers and load generator share the CPUs.',
+  )
   const command = serverCommand()
   out.push(`Server: node ${[...command.nodeFlags, ...options.serverFlags, ...command.args.map((a) => (path.isAbsolute(a) ? path.relative(getAppDir(), a) : a))].join(' ')}.`)
   for (const d of dialects) {
@@ -411,6 +423,7 @@ async function main(): Promise<void> {
   const started = Date.now()
   log(`building ${getAppDir()} (npm run build)`)
   await buildApp()
+  if (options.pin) pinProcesses({ server: os.availableParallelism() - 1, load: 0 })
   const load = startLoadGenerator()
   const dialects: DialectResult[] = []
   try {
