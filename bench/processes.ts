@@ -27,7 +27,7 @@ function pin(pid: number, cpu: number | undefined): void {
   try {
     execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' })
   } catch (error) {
-    throw new Error(`taskset could not pin process ${pid} to CPU ${cpu} (use --no-pin): ${error instanceof Error ? error.message : String(error)}`)
+    throw new Error(`taskset could not pin process ${pid} to CPU ${cpu} (use --no-pin)`, { cause: error })
   }
 }
 
