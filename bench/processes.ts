@@ -104,11 +104,7 @@ export async function startServer(target: Target, options: { cpuProfileDir?: str
     }),
     stdio: ['ignore', 'pipe', 'pipe'],
   })
-  const output = collect(child)
-  const baseUrl = `http://127.0.0.1:${port}`
-  await waitUntilReady('server', `${baseUrl}/readyz`, child, output)
-  pin(child.pid!, pinning?.server)
-  return { name: 'server', baseUrl, pid: child.pid!, stop: stopper(child), output }
+  return serving('server', child, port, '/readyz')
 }
 
 export async function startBaseline(target: Target): Promise<Service> {
@@ -119,11 +115,16 @@ export async function startBaseline(target: Target): Promise<Service> {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   })
+  return serving('baseline', child, port, '/constant')
+}
+
+/** A started server process once it answers on `readyPath`, pinned to the servers' CPU. */
+async function serving(name: string, child: ChildProcess, port: number, readyPath: string): Promise<Service> {
   const output = collect(child)
   const baseUrl = `http://127.0.0.1:${port}`
-  await waitUntilReady('baseline server', `${baseUrl}/constant`, child, output)
+  await waitUntilReady(name, `${baseUrl}${readyPath}`, child, output)
   pin(child.pid!, pinning?.server)
-  return { name: 'baseline', baseUrl, pid: child.pid!, stop: stopper(child), output }
+  return { name, baseUrl, pid: child.pid!, stop: stopper(child), output }
 }
 
 /** Resident set size of a process in MB: the current one (VmRSS) or the peak so far (VmHWM). */

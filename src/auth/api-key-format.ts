@@ -33,7 +33,7 @@ export function hashSecret(secret: string): string {
 
 /** Constant-time comparison of a presented secret with a stored hash. */
 export function secretMatches(secret: string, storedHash: string): boolean {
-  const presented = createHash('sha256').update(secret).digest()
+  const presented = Buffer.from(hashSecret(secret), 'hex')
   const stored = Buffer.from(storedHash, 'hex')
   return presented.length === stored.length && timingSafeEqual(presented, stored)
 }

@@ -274,18 +274,11 @@ function versionPageQuery(side: Anchor['side'] | undefined) {
 
 const VERSION_PAGE = { start: versionPageQuery(undefined), after: versionPageQuery('after'), before: versionPageQuery('before') }
 
-const versionCountQuery = prepared(({ kysely }, p: { connectorId: string }) =>
-  kysely
-    .selectFrom('connector_versions')
-    .select((eb) => eb.fn.countAll<number | string>().as('n'))
-    .where('connector_id', '=', p.connectorId),
-)
-
 /**
- * ListConnectorVersions: most recently updated first, id as the tiebreak. `versionCount`, when
- * the caller already read it (findConnectorPointers), spares the listing its count query.
+ * ListConnectorVersions: most recently updated first, id as the tiebreak. The total is the
+ * `versionCount` the caller read with the connector check (findConnectorPointers).
  */
-export function versionsListing(db: Db, connectorId: string, versionCount?: number): KeysetSource<VersionRecord> {
+export function versionsListing(db: Db, connectorId: string, versionCount: number): KeysetSource<VersionRecord> {
   return {
     keys: VERSION_ORDER,
     scope: `versions:${connectorId}`,
@@ -296,9 +289,7 @@ export function versionsListing(db: Db, connectorId: string, versionCount?: numb
       return rows.map(toRecord)
     },
     async count() {
-      if (versionCount !== undefined) return versionCount
-      const [row] = await versionCountQuery(db, { connectorId })
-      return Number(row!.n)
+      return versionCount
     },
   }
 }
