@@ -19,9 +19,12 @@ import { registerErrorHandling, sendError } from './http/error-handler.ts'
 import { idempotency } from './idempotency/idempotency.plugin.ts'
 import { ApiError } from './http/errors.ts'
 import { CursorCodec } from './http/pagination.ts'
+import { SERIALIZER_OPTIONS } from './http/serialization.ts'
 import { validatorCompiler } from './http/validation.ts'
 import type { Registry } from './registry.ts'
-import { SummaryCache } from './content/summary-cache.ts'
+import { weighRepresentation, type ConnectorRepresentation } from './connectors/connector-json.ts'
+import { RevisionCache } from './db/revision-cache.ts'
+import type { Message } from './http/schemas.ts'
 import { systemRoutes } from './system/system.routes.ts'
 import { versionRoutes } from './versions/versions.routes.ts'
 import { operationRoutes } from './content/actions.routes.ts'
@@ -37,7 +40,12 @@ export interface AppOptions {
   security?: Partial<Omit<SecurityConfig, 'limits'>> & { limits?: Partial<LimitsConfig> }
   /** Replaces the global fetch for JWKS requests (tests). */
   jwksFetch?: typeof fetch
+  /** Memory for serialised connectors, in bytes (default 32 MiB); 0 turns the cache off. */
+  representationCacheBytes?: number
 }
+
+const SUMMARY_CACHE_ENTRIES = 10_000
+const DEFAULT_REPRESENTATION_CACHE_BYTES = 32 * 2 ** 20
 
 async function cursorSecret(db: Db): Promise<Buffer> {
   const { value } = await getOrCreateSetting(db, 'cursor_secret', () => randomBytes(32).toString('base64url'))
@@ -71,8 +79,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // Version names are up to 128 characters, i.e. up to 1,536 once percent-encoded.
     routerOptions: { maxParamLength: 2048 },
     return503OnClosing: true,
-    // Response serialisation validates unions with its own Ajv: teach it the ulid format too.
-    serializerOpts: { ajv: { formats: { ulid: /^[0-9A-HJKMNP-TV-Z]{26}$/ } } },
+    serializerOpts: SERIALIZER_OPTIONS,
     requestTimeout: limits.requestTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     http: { maxHeaderSize: limits.maxHeaderBytes, headersTimeout: limits.headersTimeoutMs },
@@ -159,7 +166,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   })
   await app.register(swaggerUi, { routePrefix: '/docs' })
 
-  const registry: Registry = { db: options.db, cursors: new CursorCodec(await cursorSecret(options.db)), summaries: new SummaryCache() }
+  const registry: Registry = {
+    db: options.db,
+    cursors: new CursorCodec(await cursorSecret(options.db)),
+    summaries: new RevisionCache<Message[]>(SUMMARY_CACHE_ENTRIES),
+    connectors: new RevisionCache<ConnectorRepresentation>(options.representationCacheBytes ?? DEFAULT_REPRESENTATION_CACHE_BYTES, weighRepresentation),
+  }
   const failures = redis
     ? new RedisWindowCounter(redis, limits.authFailureWindowMs, 'cr:authfail:')
     : new MemoryWindowCounter(limits.authFailureWindowMs)

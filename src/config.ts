@@ -56,6 +56,8 @@ export interface Config extends SecurityConfig {
   migrateOnStart: boolean
   logLevel: LogLevel
   publicUrl?: string
+  /** Memory for serialised connectors (GetConnector, ListConnectors); 0 turns the cache off. */
+  representationCacheMb: number
 }
 
 export class ConfigError extends Error {}
@@ -182,6 +184,7 @@ export function loadConfig(env: Env = process.env): Config {
     allowedOrigins: list(env, 'ALLOWED_ORIGINS', []),
     ...(redisUrl ? { redisUrl } : {}),
     apiKeyCacheTtlMs: integer(env, 'API_KEY_CACHE_TTL_MS', 2000, 0, 5000),
+    representationCacheMb: integer(env, 'REPRESENTATION_CACHE_MB', 32, 0, 4096),
     limits,
   }
 }

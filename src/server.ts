@@ -16,6 +16,7 @@ export async function serve(config: Config): Promise<void> {
   const app = await buildApp({
     db,
     security: config,
+    representationCacheBytes: config.representationCacheMb * 2 ** 20,
     logger: { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] },
   })
   closeWithGrace({ delay: 10_000 }, async ({ err }) => {

@@ -1,4 +1,4 @@
-import { sql, type Expression, type SqlBool } from 'kysely'
+import { sql, type Expression, type Selectable, type SqlBool } from 'kysely'
 import type { Db } from '../db/database.ts'
 import { prepared } from '../db/prepared.ts'
 import type { ConnectorsTable } from '../db/schema.ts'
@@ -21,9 +21,14 @@ export interface ConnectorRecord {
   categories: Category[]
   createdAt: string
   updatedAt: string
+  /** Moves with every change to the connector, its labels, versions or pointers. */
+  revision: number
 }
 
-export type ConnectorFields = Omit<ConnectorRecord, 'id' | 'organisationId' | 'protocol' | 'createdAt' | 'updatedAt'>
+/** A connector without its labels (tags, categories): what listings and revision checks read. */
+export type ConnectorHead = Omit<ConnectorRecord, 'tags' | 'categories'>
+
+export type ConnectorFields = Omit<ConnectorRecord, 'id' | 'organisationId' | 'protocol' | 'createdAt' | 'updatedAt' | 'revision'>
 
 type Row = ConnectorsTable
 
@@ -39,9 +44,28 @@ function columnsOf(fields: ConnectorFields) {
   }
 }
 
-async function attachLabels(db: Db, rows: Row[]): Promise<ConnectorRecord[]> {
-  if (rows.length === 0) return []
-  const ids = rows.map((r) => r.id)
+function toHead(row: Selectable<Row>): ConnectorHead {
+  return {
+    id: row.id,
+    organisationId: row.organisation_id,
+    name: row.name,
+    protocol: 'http',
+    baseUrl: row.base_url,
+    isPublic: row.is_public === 1,
+    documentationUrl: row.documentation_url,
+    imageUrl: row.image_url,
+    authSchemeConfigs: JSON.parse(row.auth_scheme_configs) as AuthSchemeConfig[],
+    connectionVariables: JSON.parse(row.connection_variables) as ConnectionVariable[],
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    revision: row.revision,
+  }
+}
+
+/** The connectors with their tags and categories, in two queries for any number of them. */
+export async function withLabels(db: Db, heads: readonly ConnectorHead[]): Promise<ConnectorRecord[]> {
+  if (heads.length === 0) return []
+  const ids = heads.map((r) => r.id)
   const [tagRows, categoryRows] = await Promise.all([
     db.kysely.selectFrom('connector_tags').selectAll().where('connector_id', 'in', ids).orderBy('position').execute(),
     db.kysely.selectFrom('connector_categories').selectAll().where('connector_id', 'in', ids).orderBy('category').execute(),
@@ -59,22 +83,7 @@ async function attachLabels(db: Db, rows: Row[]): Promise<ConnectorRecord[]> {
     list.push(c.category as Category)
     categories.set(c.connector_id, list)
   }
-  return rows.map((row) => ({
-    id: row.id,
-    organisationId: row.organisation_id,
-    name: row.name,
-    protocol: 'http',
-    baseUrl: row.base_url,
-    isPublic: row.is_public === 1,
-    documentationUrl: row.documentation_url,
-    imageUrl: row.image_url,
-    authSchemeConfigs: JSON.parse(row.auth_scheme_configs) as AuthSchemeConfig[],
-    connectionVariables: JSON.parse(row.connection_variables) as ConnectionVariable[],
-    tags: tags.get(row.id) ?? {},
-    categories: categories.get(row.id) ?? [],
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  }))
+  return heads.map((head) => ({ ...head, tags: tags.get(head.id) ?? {}, categories: categories.get(head.id) ?? [] }))
 }
 
 export async function insertConnector(
@@ -97,32 +106,49 @@ export async function insertConnector(
   await replaceCategories(db, connector.id, connector.categories)
 }
 
+const headQuery = prepared(({ kysely }, p: { organisationId: string; id: string }) =>
+  kysely.selectFrom('connectors').selectAll().where('id', '=', p.id).where('organisation_id', '=', p.organisationId),
+)
+
+export async function findConnectorHead(db: Db, organisationId: string, id: string): Promise<ConnectorHead | undefined> {
+  const [row] = await headQuery(db, { organisationId, id })
+  return row && toHead(row)
+}
+
 export async function findConnector(db: Db, organisationId: string, id: string): Promise<ConnectorRecord | undefined> {
-  const row = await db.kysely
-    .selectFrom('connectors')
-    .selectAll()
-    .where('id', '=', id)
-    .where('organisation_id', '=', organisationId)
-    .executeTakeFirst()
-  return row && (await attachLabels(db, [row]))[0]
+  const head = await findConnectorHead(db, organisationId, id)
+  return head && (await withLabels(db, [head]))[0]
+}
+
+/** Current revisions of the connectors that still exist. */
+export async function connectorRevisions(db: Db, ids: readonly string[]): Promise<Map<string, number>> {
+  if (ids.length === 0) return new Map()
+  const rows = await db.kysely.selectFrom('connectors').select(['id', 'revision']).where('id', 'in', ids).execute()
+  return new Map(rows.map((r) => [r.id, r.revision]))
 }
 
 export async function updateConnector(db: Db, id: string, fields: ConnectorFields): Promise<void> {
   await db.kysely
     .updateTable('connectors')
-    .set({ ...columnsOf(fields), updated_at: db.dialect.now() })
+    .set((eb) => ({ ...columnsOf(fields), updated_at: db.dialect.now(), revision: eb('revision', '+', 1) }))
     .where('id', '=', id)
     .execute()
   await replaceTags(db, id, fields.tags)
   await replaceCategories(db, id, fields.categories)
 }
 
-/** Marks the connector changed: any change to it or its versions moves its updatedAt. */
 const touchQuery = prepared((db, p: { id: string }) =>
-  db.kysely.updateTable('connectors').set({ updated_at: db.dialect.now() }).where('id', '=', p.id),
+  db.kysely
+    .updateTable('connectors')
+    .set((eb) => ({ updated_at: db.dialect.now(), revision: eb('revision', '+', 1) }))
+    .where('id', '=', p.id),
 )
 
-/** The connector's updatedAt moves with every change to it, its versions or their content. */
+/**
+ * Marks the connector changed: its updatedAt and revision move with every change to it, its
+ * labels, its versions, their pointers or their content. Every such write calls this (or
+ * updateConnector) in its transaction; the cached representations depend on it.
+ */
 export async function touchConnector(db: Db, id: string): Promise<void> {
   await touchQuery(db, { id })
 }
@@ -179,7 +205,7 @@ export function connectorsListing(
   db: Db,
   filter: ConnectorFilter,
   sort: readonly { field: string; direction: 'asc' | 'desc' }[],
-): KeysetSource<ConnectorRecord> {
+): KeysetSource<ConnectorHead> {
   const connectorsTable = () => db.kysely.selectFrom('connectors')
   const keys: SortKey[] = sort.map((s) => ({ column: `connectors.${COLUMN_OF_FIELD[s.field]!}`, direction: s.direction }))
   const columns = sort.map((s) => COLUMN_OF_FIELD[s.field]!)
@@ -230,7 +256,7 @@ export function connectorsListing(
       let query = filtered().selectAll('connectors')
       if (condition) query = query.where(condition as never)
       for (const key of order) query = query.orderBy(key.column as 'connectors.id', key.direction)
-      return attachLabels(db, await query.limit(limit).execute())
+      return (await query.limit(limit).execute()).map(toHead)
     },
     async count() {
       const row = await filtered()
@@ -241,7 +267,7 @@ export function connectorsListing(
   }
 }
 
-function rowValue(c: ConnectorRecord, column: keyof Row): string {
+function rowValue(c: ConnectorHead, column: keyof Row): string {
   switch (column) {
     case 'name':
       return c.name

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import { ifNoneMatchHit } from '../http/etag.ts'
+import { sendSerialized } from '../http/serialization.ts'
 import {
   ConnectorParams,
   errorResponses,
@@ -22,6 +23,7 @@ import {
   HttpConnectorUpdateSchema,
   TagsBodySchema,
 } from './connectors.schemas.ts'
+import { connectorPageJson } from './connector-json.ts'
 import * as connectors from './connectors.service.ts'
 
 const tags = ['connectors']
@@ -70,14 +72,14 @@ export const connectorRoutes: FastifyPluginAsyncTypebox<{ registry: Registry }> 
       querystring: ConnectorListQuery,
       response: { 200: ConnectorPageSchema, ...errorResponses },
     },
-    handler: async (request) => {
+    handler: async (request, reply) => {
       const { connectors: items, pageInfo } = await connectors.listConnectors(
         registry,
         request.principal,
         request.params.organisation_id,
         request.query,
       )
-      return { ...pageInfo, connectors: items }
+      return sendSerialized(reply, connectorPageJson(pageInfo, items))
     },
   })
 
@@ -91,9 +93,9 @@ export const connectorRoutes: FastifyPluginAsyncTypebox<{ registry: Registry }> 
       querystring: ConnectorListQuery,
       response: { 200: ConnectorPageSchema, ...errorResponses },
     },
-    handler: async (request) => {
+    handler: async (request, reply) => {
       const { connectors: items, pageInfo } = await connectors.listPublicConnectors(registry, request.principal, request.query)
-      return { ...pageInfo, connectors: items }
+      return sendSerialized(reply, connectorPageJson(pageInfo, items))
     },
   })
 
@@ -121,11 +123,10 @@ export const connectorRoutes: FastifyPluginAsyncTypebox<{ registry: Registry }> 
       response: { 200: HttpConnectorSchema, 304: NoContent, ...errorResponses },
     },
     handler: async (request, reply) => {
-      const connector = await connectors.getConnector(registry, request.principal, targetOf(request.params))
-      const etag = connectors.connectorEtag(connector)
+      const { json, etag } = await connectors.getConnector(registry, request.principal, targetOf(request.params))
       reply.header('etag', etag)
       if (ifNoneMatchHit(request.headers['if-none-match'], etag)) return reply.code(304).send(null)
-      return connector
+      return sendSerialized(reply, json)
     },
   })
 

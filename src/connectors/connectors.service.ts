@@ -11,16 +11,21 @@ import { latestOf } from '../versions/version-rules.ts'
 import { toVersionDto } from '../versions/versions.dto.ts'
 import { listVersionsOf } from '../versions/versions.repository.ts'
 import { storableAuthSchemeConfig } from './auth-scheme.schemas.ts'
+import { representationOf, type ConnectorRepresentation } from './connector-json.ts'
 import {
+  connectorRevisions,
   connectorsListing,
   deleteConnector,
   findConnector,
+  findConnectorHead,
   insertConnector,
   replaceCategories,
   replaceTags,
   touchConnector,
   updateConnector,
+  withLabels,
   type ConnectorFilter,
+  type ConnectorHead,
   type ConnectorRecord,
 } from './connectors.repository.ts'
 import {
@@ -148,9 +153,43 @@ export async function createConnectorOfProtocol(
   })
 }
 
-export async function getConnector(registry: Registry, principal: Principal, target: ConnectorTarget): Promise<HttpConnector> {
+type View = 'own' | 'public'
+
+/**
+ * The connectors as sent, from the cache where an entry has the revision just read. Missing ones
+ * are built from the database (labels and versions in two queries for all of them) and cached
+ * only if their revision did not move while they were read: the rows and their versions come
+ * from separate statements, and a representation mixing two revisions must never be served again.
+ */
+async function representationsOf(registry: Registry, heads: readonly ConnectorHead[], view: View): Promise<ConnectorRepresentation[]> {
+  const cache = registry.connectors
+  const keyOf = (id: string) => (view === 'own' ? id : `public:${id}`)
+  const found = heads.map((head) => cache.get(keyOf(head.id), head.revision))
+  const missing = heads.filter((_, i) => found[i] === undefined)
+  if (missing.length === 0) return found as ConnectorRepresentation[]
+  const dtos = await toConnectorDtos(registry.db, await withLabels(registry.db, missing), view === 'public')
+  const revisionsAfter = await connectorRevisions(
+    registry.db,
+    missing.map((h) => h.id),
+  )
+  const built = new Map<string, ConnectorRepresentation>()
+  missing.forEach((head, i) => {
+    const representation = representationOf(dtos[i]!)
+    built.set(head.id, representation)
+    if (revisionsAfter.get(head.id) === head.revision) cache.set(keyOf(head.id), head.revision, representation)
+  })
+  return heads.map((head, i) => found[i] ?? built.get(head.id)!)
+}
+
+export async function getConnector(
+  registry: Registry,
+  principal: Principal,
+  target: ConnectorTarget,
+): Promise<ConnectorRepresentation> {
   authorize(principal, target.organisationId, 'read')
-  return connectorDto(registry.db, await requireConnector(registry.db, target))
+  const head = await findConnectorHead(registry.db, target.organisationId, target.connectorId)
+  if (!head) throw new ApiError('connector_not_found')
+  return (await representationsOf(registry, [head], 'own'))[0]!
 }
 
 export async function updateHttpConnector(
@@ -298,9 +337,9 @@ async function listWith(
   filter: ConnectorFilter,
   query: ConnectorListQuery,
   page: PageRequest,
-): Promise<{ connectors: HttpConnector[]; pageInfo: PageInfo }> {
+): Promise<{ connectors: ConnectorRepresentation[]; pageInfo: PageInfo }> {
   const { rows, pageInfo } = await paginate(registry.cursors, connectorsListing(registry.db, filter, parseSort(query.sort)), page)
-  return { connectors: await toConnectorDtos(registry.db, rows, filter.organisationId === undefined), pageInfo }
+  return { connectors: await representationsOf(registry, rows, filter.organisationId === undefined ? 'public' : 'own'), pageInfo }
 }
 
 export async function listConnectors(
@@ -308,7 +347,7 @@ export async function listConnectors(
   principal: Principal,
   organisationId: string,
   query: ConnectorListQuery,
-): Promise<{ connectors: HttpConnector[]; pageInfo: PageInfo }> {
+): Promise<{ connectors: ConnectorRepresentation[]; pageInfo: PageInfo }> {
   authorize(principal, organisationId, 'read')
   return listWith(registry, filterFrom(query, organisationId), query, query)
 }
@@ -318,6 +357,6 @@ export async function listPublicConnectors(
   registry: Registry,
   _principal: Principal,
   query: ConnectorListQuery,
-): Promise<{ connectors: HttpConnector[]; pageInfo: PageInfo }> {
+): Promise<{ connectors: ConnectorRepresentation[]; pageInfo: PageInfo }> {
   return listWith(registry, filterFrom(query, undefined), query, query)
 }

@@ -6,6 +6,7 @@ import * as apiKeyScope from './migrations/0003_api_key_scope.ts'
 import * as content from './migrations/0004_content.ts'
 import * as versionRevision from './migrations/0005_version_revision.ts'
 import * as connectorNameSearch from './migrations/0006_connector_name_search.ts'
+import * as connectorRevision from './migrations/0007_connector_revision.ts'
 
 // Listed statically so migrations work the same from source, tests and any bundle.
 const migrations: Record<string, Migration> = {
@@ -15,6 +16,7 @@ const migrations: Record<string, Migration> = {
   '0004_content': content,
   '0005_version_revision': versionRevision,
   '0006_connector_name_search': connectorNameSearch,
+  '0007_connector_revision': connectorRevision,
 }
 
 const provider: MigrationProvider = { getMigrations: async () => migrations }

@@ -38,6 +38,8 @@ export interface ConnectorsTable {
   connection_variables: string
   created_at: string
   updated_at: string
+  /** Moves with every change to the connector, its labels, versions or pointers (migration 0007). */
+  revision: Generated<number>
 }
 
 export interface ConnectorTagsTable {

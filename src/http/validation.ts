@@ -1,5 +1,6 @@
 import { Ajv, type Options } from 'ajv'
 import addFormatsModule from 'ajv-formats'
+import { ULID_PATTERN } from './serialization.ts'
 import type { FastifySchemaCompiler } from 'fastify'
 
 // ajv-formats ships CommonJS with a default export.
@@ -17,7 +18,7 @@ const common: Options = {
 function build(options: Options): Ajv {
   const ajv = new Ajv({ ...common, ...options })
   addFormats(ajv)
-  ajv.addFormat('ulid', /^[0-9A-HJKMNP-TV-Z]{26}$/)
+  ajv.addFormat('ulid', ULID_PATTERN)
   return ajv
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
-import { buildApp } from '../../src/app.ts'
+import { buildApp, type AppOptions } from '../../src/app.ts'
 import { issueApiKey } from '../../src/auth/api-keys.service.ts'
 import type { Db } from '../../src/db/database.ts'
 import { insertOrganisation } from '../../src/organisations/organisations.repository.ts'
@@ -41,7 +41,7 @@ export interface TestApp {
 
 const OPERATION_HEADER = 'x-test-operation'
 
-export async function buildTestApp(options: { bodyLimitBytes?: number } = {}): Promise<TestApp> {
+export async function buildTestApp(options: Pick<AppOptions, 'bodyLimitBytes' | 'representationCacheBytes'> = {}): Promise<TestApp> {
   const { db, drop } = await createTestDatabase()
   const app = await buildApp({ db, ...options })
   // Tells the contract check which operation answered (test-only; added after build).
