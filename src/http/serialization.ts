@@ -12,9 +12,9 @@ const JSON_TYPE = 'application/json; charset=utf-8'
 
 /**
  * Sends a body that is already serialised JSON (a cached representation). Fastify passes a
- * string with a JSON content type through unchanged; the route's response schema still
- * documents the shape, and the contract tests check the bytes against it.
+ * buffer or a string with a JSON content type through unchanged; the route's response schema
+ * still documents the shape, and the contract tests check the bytes against it.
  */
-export function sendSerialized(reply: { type(contentType: string): unknown }, json: string): FastifyReply {
+export function sendSerialized(reply: { type(contentType: string): unknown }, json: Buffer | string): FastifyReply {
   return (reply.type(JSON_TYPE) as FastifyReply).send(json)
 }
