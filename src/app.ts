@@ -19,10 +19,10 @@ import { registerErrorHandling, sendError } from './http/error-handler.ts'
 import { idempotency } from './idempotency/idempotency.plugin.ts'
 import { ApiError } from './http/errors.ts'
 import { CursorCodec } from './http/pagination.ts'
+import { weighRepresentation, type Representation } from './http/representation.ts'
 import { SERIALIZER_OPTIONS } from './http/serialization.ts'
 import { validatorCompiler } from './http/validation.ts'
 import type { Registry } from './registry.ts'
-import { weighRepresentation, type ConnectorRepresentation } from './connectors/connector-json.ts'
 import { RevisionCache } from './db/revision-cache.ts'
 import type { Message } from './http/schemas.ts'
 import { systemRoutes } from './system/system.routes.ts'
@@ -40,7 +40,7 @@ export interface AppOptions {
   security?: Partial<Omit<SecurityConfig, 'limits'>> & { limits?: Partial<LimitsConfig> }
   /** Replaces the global fetch for JWKS requests (tests). */
   jwksFetch?: typeof fetch
-  /** Memory for serialised connectors, in bytes (default 32 MiB); 0 turns the cache off. */
+  /** Memory for cached response bodies (connectors, versions, version pages), in bytes (default 32 MiB); 0 turns the cache off. */
   representationCacheBytes?: number
 }
 
@@ -170,7 +170,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     db: options.db,
     cursors: new CursorCodec(await cursorSecret(options.db)),
     summaries: new RevisionCache<Message[]>(SUMMARY_CACHE_ENTRIES),
-    connectors: new RevisionCache<ConnectorRepresentation>(options.representationCacheBytes ?? DEFAULT_REPRESENTATION_CACHE_BYTES, weighRepresentation),
+    representations: new RevisionCache<Representation>(options.representationCacheBytes ?? DEFAULT_REPRESENTATION_CACHE_BYTES, weighRepresentation),
   }
   const failures = redis
     ? new RedisWindowCounter(redis, limits.authFailureWindowMs, 'cr:authfail:')

@@ -1,7 +1,7 @@
 import type { Db } from './db/database.ts'
-import type { ConnectorRepresentation } from './connectors/connector-json.ts'
 import type { RevisionCache } from './db/revision-cache.ts'
 import type { CursorCodec } from './http/pagination.ts'
+import type { Representation } from './http/representation.ts'
 import type { Message } from './http/schemas.ts'
 
 /** What every service needs: the database, the cursor codec keyed by the shared secret, caches. */
@@ -10,6 +10,9 @@ export interface Registry {
   cursors: CursorCodec
   /** Validation summaries of versions' content by revision (GetConnectorVersion's messages). */
   summaries: RevisionCache<Message[]>
-  /** Serialised connectors by connector revision and view (own / public catalogue). */
-  connectors: RevisionCache<ConnectorRepresentation>
+  /**
+   * Response bodies of connector-scoped reads (a connector, its version pages, its versions) by
+   * the connector's revision, which moves with every change any of them shows.
+   */
+  representations: RevisionCache<Representation>
 }

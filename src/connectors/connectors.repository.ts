@@ -115,6 +115,16 @@ export async function findConnectorHead(db: Db, organisationId: string, id: stri
   return row && toHead(row)
 }
 
+const revisionQuery = prepared(({ kysely }, p: { organisationId: string; id: string }) =>
+  kysely.selectFrom('connectors').select('revision').where('id', '=', p.id).where('organisation_id', '=', p.organisationId),
+)
+
+/** The connector's revision; undefined when the organisation has no such connector. */
+export async function connectorRevision(db: Db, organisationId: string, id: string): Promise<number | undefined> {
+  const [row] = await revisionQuery(db, { organisationId, id })
+  return row?.revision
+}
+
 export async function findConnector(db: Db, organisationId: string, id: string): Promise<ConnectorRecord | undefined> {
   const head = await findConnectorHead(db, organisationId, id)
   return head && (await withLabels(db, [head]))[0]

@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
-import { ifNoneMatchHit } from '../http/etag.ts'
-import { sendSerialized } from '../http/serialization.ts'
+import { sendRepresentation } from '../http/representation.ts'
 import {
   ConnectorParams,
   errorResponses,
@@ -23,7 +22,6 @@ import {
   HttpConnectorUpdateSchema,
   TagsBodySchema,
 } from './connectors.schemas.ts'
-import { connectorPageJson } from './connector-json.ts'
 import * as connectors from './connectors.service.ts'
 
 const tags = ['connectors']
@@ -73,13 +71,8 @@ export const connectorRoutes: FastifyPluginAsyncTypebox<{ registry: Registry }> 
       response: { 200: ConnectorPageSchema, ...errorResponses },
     },
     handler: async (request, reply) => {
-      const { connectors: items, pageInfo } = await connectors.listConnectors(
-        registry,
-        request.principal,
-        request.params.organisation_id,
-        request.query,
-      )
-      return sendSerialized(reply, connectorPageJson(pageInfo, items))
+      const page = await connectors.listConnectors(registry, request.principal, request.params.organisation_id, request.query)
+      return sendRepresentation(reply, page)
     },
   })
 
@@ -94,8 +87,7 @@ export const connectorRoutes: FastifyPluginAsyncTypebox<{ registry: Registry }> 
       response: { 200: ConnectorPageSchema, ...errorResponses },
     },
     handler: async (request, reply) => {
-      const { connectors: items, pageInfo } = await connectors.listPublicConnectors(registry, request.principal, request.query)
-      return sendSerialized(reply, connectorPageJson(pageInfo, items))
+      return sendRepresentation(reply, await connectors.listPublicConnectors(registry, request.principal, request.query))
     },
   })
 
@@ -123,10 +115,8 @@ export const connectorRoutes: FastifyPluginAsyncTypebox<{ registry: Registry }> 
       response: { 200: HttpConnectorSchema, 304: NoContent, ...errorResponses },
     },
     handler: async (request, reply) => {
-      const { json, etag } = await connectors.getConnector(registry, request.principal, targetOf(request.params))
-      reply.header('etag', etag)
-      if (ifNoneMatchHit(request.headers['if-none-match'], etag)) return reply.code(304).send(null)
-      return sendSerialized(reply, json)
+      const connector = await connectors.getConnector(registry, request.principal, targetOf(request.params))
+      return sendRepresentation(reply, connector, request.headers['if-none-match'])
     },
   })
 

@@ -3,7 +3,8 @@ import type { Principal } from '../auth/principal.ts'
 import { writeTransaction, type Db } from '../db/database.ts'
 import { etagOf, assertIfMatch } from '../http/etag.ts'
 import { ApiError, type ErrorField } from '../http/errors.ts'
-import { paginate, type PageInfo, type PageRequest } from '../http/pagination.ts'
+import { paginate, type PageRequest } from '../http/pagination.ts'
+import type { Representation } from '../http/representation.ts'
 import { newId } from '../ids.ts'
 import type { Registry } from '../registry.ts'
 import { assertConnectorUnsubscribed } from '../subscriptions/subscriptions.guards.ts'
@@ -11,8 +12,9 @@ import { latestOf } from '../versions/version-rules.ts'
 import { toVersionDto } from '../versions/versions.dto.ts'
 import { listVersionsOf } from '../versions/versions.repository.ts'
 import { storableAuthSchemeConfig } from './auth-scheme.schemas.ts'
-import { representationOf, type ConnectorRepresentation } from './connector-json.ts'
+import { connectorPage, connectorRepresentation } from './connector-json.ts'
 import {
+  connectorRevision,
   connectorRevisions,
   connectorsListing,
   deleteConnector,
@@ -155,39 +157,42 @@ export async function createConnectorOfProtocol(
 
 type View = 'own' | 'public'
 
+const cacheKey = (view: View, id: string) => `${view === 'own' ? 'connector' : 'public-connector'}:${id}`
+
 /**
  * The connectors as sent, from the cache where an entry has the revision just read. Missing ones
  * are built from the database (labels and versions in two queries for all of them) and cached
  * only if their revision did not move while they were read: the rows and their versions come
  * from separate statements, and a representation mixing two revisions must never be served again.
  */
-async function representationsOf(registry: Registry, heads: readonly ConnectorHead[], view: View): Promise<ConnectorRepresentation[]> {
-  const cache = registry.connectors
-  const keyOf = (id: string) => (view === 'own' ? id : `public:${id}`)
-  const found = heads.map((head) => cache.get(keyOf(head.id), head.revision))
+async function representationsOf(registry: Registry, heads: readonly ConnectorHead[], view: View): Promise<Representation[]> {
+  const cache = registry.representations
+  const found = heads.map((head) => cache.get(cacheKey(view, head.id), head.revision))
   const missing = heads.filter((_, i) => found[i] === undefined)
-  if (missing.length === 0) return found as ConnectorRepresentation[]
+  if (missing.length === 0) return found as Representation[]
   const dtos = await toConnectorDtos(registry.db, await withLabels(registry.db, missing), view === 'public')
   const revisionsAfter = await connectorRevisions(
     registry.db,
     missing.map((h) => h.id),
   )
-  const built = new Map<string, ConnectorRepresentation>()
+  const built = new Map<string, Representation>()
   missing.forEach((head, i) => {
-    const representation = representationOf(dtos[i]!)
+    const representation = connectorRepresentation(dtos[i]!)
     built.set(head.id, representation)
-    if (revisionsAfter.get(head.id) === head.revision) cache.set(keyOf(head.id), head.revision, representation)
+    if (revisionsAfter.get(head.id) === head.revision) cache.set(cacheKey(view, head.id), head.revision, representation)
   })
   return heads.map((head, i) => found[i] ?? built.get(head.id)!)
 }
 
-export async function getConnector(
-  registry: Registry,
-  principal: Principal,
-  target: ConnectorTarget,
-): Promise<ConnectorRepresentation> {
+export async function getConnector(registry: Registry, principal: Principal, target: ConnectorTarget): Promise<Representation> {
   authorize(principal, target.organisationId, 'read')
-  const head = await findConnectorHead(registry.db, target.organisationId, target.connectorId)
+  const { db } = registry
+  // A hit reads one indexed column; only a miss reads the connector row.
+  const revision = await connectorRevision(db, target.organisationId, target.connectorId)
+  if (revision === undefined) throw new ApiError('connector_not_found')
+  const cached = registry.representations.get(cacheKey('own', target.connectorId), revision)
+  if (cached) return cached
+  const head = await findConnectorHead(db, target.organisationId, target.connectorId)
   if (!head) throw new ApiError('connector_not_found')
   return (await representationsOf(registry, [head], 'own'))[0]!
 }
@@ -337,9 +342,9 @@ async function listWith(
   filter: ConnectorFilter,
   query: ConnectorListQuery,
   page: PageRequest,
-): Promise<{ connectors: ConnectorRepresentation[]; pageInfo: PageInfo }> {
+): Promise<Representation> {
   const { rows, pageInfo } = await paginate(registry.cursors, connectorsListing(registry.db, filter, parseSort(query.sort)), page)
-  return { connectors: await representationsOf(registry, rows, filter.organisationId === undefined ? 'public' : 'own'), pageInfo }
+  return connectorPage(pageInfo, await representationsOf(registry, rows, filter.organisationId === undefined ? 'public' : 'own'))
 }
 
 export async function listConnectors(
@@ -347,7 +352,7 @@ export async function listConnectors(
   principal: Principal,
   organisationId: string,
   query: ConnectorListQuery,
-): Promise<{ connectors: ConnectorRepresentation[]; pageInfo: PageInfo }> {
+): Promise<Representation> {
   authorize(principal, organisationId, 'read')
   return listWith(registry, filterFrom(query, organisationId), query, query)
 }
@@ -357,6 +362,6 @@ export async function listPublicConnectors(
   registry: Registry,
   _principal: Principal,
   query: ConnectorListQuery,
-): Promise<{ connectors: ConnectorRepresentation[]; pageInfo: PageInfo }> {
+): Promise<Representation> {
   return listWith(registry, filterFrom(query, undefined), query, query)
 }

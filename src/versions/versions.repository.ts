@@ -59,6 +59,7 @@ const connectorPointersQuery = prepared(({ kysely }, p: { organisationId: string
   kysely
     .selectFrom('connectors')
     .select([
+      'revision',
       latestIdQuery(kysely, p.connectorId).as('latest_id'),
       pinnedIdQuery(kysely, p.connectorId).as('pinned_id'),
       kysely
@@ -72,16 +73,16 @@ const connectorPointersQuery = prepared(({ kysely }, p: { organisationId: string
 )
 
 /**
- * The pointers and the number of versions of a connector of the organisation, with the
- * existence check in the same round trip: undefined when the organisation has no such connector.
+ * The pointers, the number of versions and the revision of a connector of the organisation, with
+ * the existence check in the same round trip: undefined when the organisation has no such connector.
  */
 export async function findConnectorPointers(
   db: Db,
   organisationId: string,
   connectorId: string,
-): Promise<{ pointers: Pointers; versionCount: number } | undefined> {
+): Promise<{ pointers: Pointers; versionCount: number; connectorRevision: number } | undefined> {
   const [row] = await connectorPointersQuery(db, { organisationId, connectorId })
-  return row && { pointers: pointersOf(row), versionCount: Number(row.version_count ?? 0) }
+  return row && { pointers: pointersOf(row), versionCount: Number(row.version_count ?? 0), connectorRevision: row.revision }
 }
 
 type VersionRef = 'name' | 'latest' | 'default'
@@ -100,6 +101,7 @@ function versionAndPointersQuery(ref: VersionRef, scoped: boolean) {
       )
       .select([latestIdQuery(kysely, p.connectorId).as('latest_id'), pinnedIdQuery(kysely, p.connectorId).as('pinned_id')])
       .select(['v.id', 'v.connector_id', 'v.name', 'v.description', 'v.published_at', 'v.created_at', 'v.updated_at', 'v.revision'])
+      .select('c.revision as connector_revision')
       .where('c.id', '=', p.connectorId)
     return scoped ? query.where('c.organisation_id', '=', p.organisationId) : query
   })
@@ -122,7 +124,7 @@ export async function findVersionAndPointers(
   connectorId: string,
   ref: string,
   organisationId?: string,
-): Promise<{ version: VersionRecord | undefined; pointers: Pointers } | undefined> {
+): Promise<{ version: VersionRecord | undefined; pointers: Pointers; connectorRevision: number } | undefined> {
   const queries = VERSION_AND_POINTERS[aliasOf(ref) ?? 'name']
   const [row] = await (organisationId === undefined ? queries.any : queries.scoped)(db, { connectorId, name: ref, organisationId: organisationId ?? '' })
   if (!row) return undefined
@@ -139,7 +141,7 @@ export async function findVersionAndPointers(
           updatedAt: row.updated_at!,
           revision: Number(row.revision),
         }
-  return { version, pointers: pointersOf(row) }
+  return { version, pointers: pointersOf(row), connectorRevision: Number(row.connector_revision) }
 }
 
 export async function findVersionByName(db: Db, connectorId: string, name: string): Promise<VersionRecord | undefined> {

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
-import { ifNoneMatchHit } from '../http/etag.ts'
+import { sendRepresentation } from '../http/representation.ts'
 import {
   ConnectorParams,
   errorResponses,
@@ -66,14 +66,14 @@ export const versionRoutes: FastifyPluginAsyncTypebox<{ registry: Registry }> = 
       querystring: Type.Object(PageQuery),
       response: { 200: ConnectorVersionsPageSchema, ...errorResponses },
     },
-    handler: async (request) => {
-      const { items, pageInfo } = await versions.listVersions(
+    handler: async (request, reply) => {
+      const page = await versions.listVersions(
         registry,
         request.principal,
         { organisationId: request.params.organisation_id, connectorId: request.params.connector_id },
         request.query,
       )
-      return { ...pageInfo, items }
+      return sendRepresentation(reply, page)
     },
   })
 
@@ -90,10 +90,7 @@ export const versionRoutes: FastifyPluginAsyncTypebox<{ registry: Registry }> = 
     },
     handler: async (request, reply) => {
       const version = await versions.getVersion(registry, request.principal, targetOf(request.params))
-      const etag = versionEtag(version)
-      reply.header('etag', etag)
-      if (ifNoneMatchHit(request.headers['if-none-match'], etag)) return reply.code(304).send(null)
-      return version
+      return sendRepresentation(reply, version, request.headers['if-none-match'])
     },
   })
 

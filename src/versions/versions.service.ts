@@ -1,15 +1,17 @@
 import { authorize } from '../auth/access.ts'
 import type { Principal } from '../auth/principal.ts'
 import { writeTransaction, type Db } from '../db/database.ts'
-import { touchConnector } from '../connectors/connectors.repository.ts'
+import { connectorRevision, touchConnector } from '../connectors/connectors.repository.ts'
 import { assertIfMatch } from '../http/etag.ts'
 import { ApiError } from '../http/errors.ts'
-import { paginate, type PageInfo, type PageRequest } from '../http/pagination.ts'
+import { paginate, type PageRequest } from '../http/pagination.ts'
+import type { Representation } from '../http/representation.ts'
 import type { Message } from '../http/schemas.ts'
 import type { Registry } from '../registry.ts'
 import { assertPublishable, contentMessages, copyVersionContent } from '../content/content.hooks.ts'
 import { assertVersionUnsubscribed } from '../subscriptions/subscriptions.guards.ts'
 import { checkVersionName, planVersionUpdate, type Pointers } from './version-rules.ts'
+import { versionPageRepresentation, versionRepresentation } from './version-json.ts'
 import { toVersionDto, versionEtag } from './versions.dto.ts'
 import {
   deleteVersion,
@@ -118,31 +120,51 @@ export async function createVersion(
   }
 }
 
-export async function getVersion(registry: Registry, principal: Principal, target: VersionTarget): Promise<ConnectorVersion> {
+/**
+ * GetConnectorVersion. The body is cached per connector revision, which moves with every change
+ * to any version, the pointers or content: a hit costs one indexed read of the revision.
+ */
+export async function getVersion(registry: Registry, principal: Principal, target: VersionTarget): Promise<Representation> {
   authorize(principal, target.organisationId, 'read')
   const { db } = registry
-  // Connector check, pointers and version in one round trip.
+  const key = `version:${target.connectorId}:${target.version}`
+  const revision = await connectorRevision(db, target.organisationId, target.connectorId)
+  if (revision === undefined) throw new ApiError('connector_not_found')
+  const cached = registry.representations.get(key, revision)
+  if (cached) return cached
+  // Connector check, pointers, version and the connector revision in one statement: consistent.
   const found = await findVersionAndPointers(db, target.connectorId, target.version, target.organisationId)
   if (!found) throw new ApiError('connector_not_found')
-  const { version, pointers } = found
+  const { version, pointers, connectorRevision: readAt } = found
   if (!version) throw versionNotFound(target.version)
-  return toVersionDto(version, pointers, await contentMessages(registry, version))
+  const representation = versionRepresentation(toVersionDto(version, pointers, await contentMessages(registry, version)))
+  registry.representations.set(key, readAt, representation)
+  return representation
 }
 
+/** ListConnectorVersions; pages are cached per connector revision and page request like versions. */
 export async function listVersions(
   registry: Registry,
   principal: Principal,
   target: Omit<VersionTarget, 'version'>,
   page: PageRequest,
-): Promise<{ items: ConnectorVersion[]; pageInfo: PageInfo }> {
+): Promise<Representation> {
   authorize(principal, target.organisationId, 'read')
   const { db } = registry
-  // The connector check, its pointers and the listing's total in one round trip.
+  // The connector check, its pointers, the listing's total and the revision in one round trip.
   const head = await findConnectorPointers(db, target.organisationId, target.connectorId)
   if (!head) throw new ApiError('connector_not_found')
-  const { pointers, versionCount } = head
+  const { pointers, versionCount, connectorRevision: readAt } = head
+  const key = `versions:${target.connectorId}:${page.first}:${page.after ?? ''}:${page.before ?? ''}`
+  const cached = registry.representations.get(key, readAt)
+  if (cached) return cached
   const { rows, pageInfo } = await paginate(registry.cursors, versionsListing(db, target.connectorId, versionCount), page)
-  return { items: rows.map((v) => toVersionDto(v, pointers)), pageInfo }
+  const representation = versionPageRepresentation(pageInfo, rows.map((v) => toVersionDto(v, pointers)))
+  // The page came from a second statement: cache it only if nothing changed in between.
+  if ((await connectorRevision(db, target.organisationId, target.connectorId)) === readAt) {
+    registry.representations.set(key, readAt, representation)
+  }
+  return representation
 }
 
 export async function updateConnectorVersion(

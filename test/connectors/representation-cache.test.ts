@@ -3,14 +3,15 @@ import { after, before, test } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import { sql } from 'kysely'
 import { buildApp } from '../../src/app.ts'
+import { ConfigError, loadConfig } from '../../src/config.ts'
 import { buildTestApp, createConnector, createVersion, publish, type TestApp } from '../helpers/app.ts'
 import { createDefinitions, jsonDefinition } from '../content/support.ts'
 
 /**
- * GetConnector and the connector listings serve cached representations, validated by the
- * connector's revision. Every kind of change must reach the next read: after each one, the
- * cached app must answer exactly what a second app on the same database answers with the cache
- * turned off, and the ETag must have moved.
+ * GetConnector, the connector listings, GetConnectorVersion and ListConnectorVersions serve
+ * cached representations, validated by the connector's revision. Every kind of change must reach
+ * the next read: after each one, the cached app must answer exactly what a second app on the
+ * same database answers with the cache turned off, and the connector's ETag must have moved.
  */
 
 let t: TestApp
@@ -30,9 +31,30 @@ const connectorUrl = (id: string) => `/o/${t.org.id}/connectors/${id}`
 async function readBoth(url: string) {
   const cached = await t.request({ method: 'GET', url })
   const fresh = await uncached.inject({ method: 'GET', url, headers: t.org.auth })
-  assert.equal(cached.status, 200, JSON.stringify(cached.body))
-  assert.equal(fresh.statusCode, 200, fresh.body)
+  assert.equal(cached.status, fresh.statusCode, `${url}: ${fresh.body}`)
   return { cached, fresh: { body: JSON.parse(fresh.body), etag: fresh.headers.etag } }
+}
+
+/** Every cached read of the connector, on both apps: status, body and ETag must agree. */
+async function assertReadsAgree(connectorId: string, what: string): Promise<void> {
+  const base = connectorUrl(connectorId)
+  const urls = [
+    base,
+    `/o/${t.org.id}/connectors?first=100`,
+    `${base}/versions?first=100`,
+    `${base}/versions?first=1`,
+    `${base}/versions/latest`,
+    `${base}/versions/default`,
+    `${base}/versions/1.0.0`,
+    `${base}/versions/1.1.0`,
+  ]
+  const next = (await readBoth(`${base}/versions?first=1`)).fresh.body.next
+  if (next) urls.push(`${base}/versions?first=1&after=${encodeURIComponent(next)}`)
+  for (const url of urls) {
+    const { cached, fresh } = await readBoth(url)
+    assert.deepEqual(cached.body, fresh.body, `${what}: ${url}`)
+    assert.equal(cached.headers.etag, fresh.etag, `${what}: ETag of ${url}`)
+  }
 }
 
 async function revisionOf(id: string): Promise<number> {
@@ -48,7 +70,7 @@ test('every change to a connector, its labels, versions, pointers or content rea
     ['UpdateConnector', () => t.request({ method: 'PUT', url, payload: { id: c.id, organisationId: t.org.id, name: 'Renamed', protocol: 'http', baseUrl: 'https://b.example.com' } })],
     ['UpdateConnectorTags', () => t.request({ method: 'PUT', url: `${url}/tags`, payload: { tags: { env: ['prod'] } } })],
     ['UpdateConnectorCategories', () => t.request({ method: 'PUT', url: `${url}/categories`, payload: { categories: ['CRM'] } })],
-    ['CreateConnectorVersion', () => createVersion(t, c.id, '1.0.0', { description: 'first' })],
+    ['CreateConnectorVersion', () => createVersion(t, c.id, '1.0.0')],
     ['CreateConnectorVersion fromVersion', () => createVersion(t, c.id, '1.1.0', { fromVersion: '1.0.0' })],
     ['UpdateConnectorVersion', () => t.request({ method: 'PUT', url: versionUrl('1.0.0'), payload: { name: '1.0.0', description: 'changed' } })],
     ['content of a draft', () => createDefinitions(t, c.id, '1.0.0', [jsonDefinition('Thing', { type: 'object' })])],
@@ -59,19 +81,16 @@ test('every change to a connector, its labels, versions, pointers or content rea
     ['UnpublishConnectorVersion', () => t.request({ method: 'POST', url: `${versionUrl('1.1.0')}/unpublish` })],
     ['DeleteConnectorVersion', () => t.request({ method: 'DELETE', url: versionUrl('1.1.0') })],
   ]
+  await assertReadsAgree(c.id, 'initially')
   let previous = await readBoth(url)
-  assert.deepEqual(previous.cached.body, previous.fresh.body)
   for (const [what, change] of changes) {
     const revisionBefore = await revisionOf(c.id)
     const res = (await change()) as { status?: number; body?: unknown } | undefined
     if (res && typeof res.status === 'number') assert.ok(res.status < 300, `${what}: ${res.status} ${JSON.stringify(res.body)}`)
     assert.ok((await revisionOf(c.id)) > revisionBefore, `${what}: the revision moved`)
+    await assertReadsAgree(c.id, what)
     const now = await readBoth(url)
-    assert.deepEqual(now.cached.body, now.fresh.body, `${what}: GetConnector`)
-    assert.equal(now.cached.headers.etag, now.fresh.etag, `${what}: ETag`)
     assert.notEqual(now.cached.headers.etag, previous.cached.headers.etag, `${what}: the ETag moved`)
-    const list = await readBoth(`/o/${t.org.id}/connectors?first=100`)
-    assert.deepEqual(list.cached.body, list.fresh.body, `${what}: ListConnectors`)
     previous = now
   }
 })
@@ -89,6 +108,22 @@ test('a read is answered from the cache while the revision stands, and rebuilt w
   const rebuilt = await t.request({ method: 'GET', url })
   assert.equal(rebuilt.body.name, 'Changed behind its back')
   assert.notEqual(rebuilt.headers.etag, first.headers.etag)
+})
+
+test('a version and a version page are answered from the cache while the connector revision stands', async () => {
+  const c = await createConnector(t)
+  await createVersion(t, c.id, 'v1')
+  const versionUrl = `${connectorUrl(c.id)}/versions/v1`
+  assert.equal((await t.request({ method: 'PUT', url: versionUrl, payload: { name: 'v1', description: 'original' } })).status, 200)
+  const pageUrl = `${connectorUrl(c.id)}/versions?first=10`
+  assert.equal((await t.request({ method: 'GET', url: versionUrl })).body.description, 'original')
+  assert.equal((await t.request({ method: 'GET', url: pageUrl })).body.items[0].description, 'original')
+  await t.db.kysely.updateTable('connector_versions').set({ description: 'behind its back' }).where('connector_id', '=', c.id).execute()
+  assert.equal((await t.request({ method: 'GET', url: versionUrl })).body.description, 'original')
+  assert.equal((await t.request({ method: 'GET', url: pageUrl })).body.items[0].description, 'original')
+  await t.db.kysely.updateTable('connectors').set({ revision: sql`revision + 1` }).where('id', '=', c.id).execute()
+  assert.equal((await t.request({ method: 'GET', url: versionUrl })).body.description, 'behind its back')
+  assert.equal((await t.request({ method: 'GET', url: pageUrl })).body.items[0].description, 'behind its back')
 })
 
 test('the public catalogue and the owner see their own views of the same connector', async () => {
@@ -125,4 +160,11 @@ test('If-None-Match against a cached representation answers 304 with the same ET
   assert.equal(again.status, 304)
   assert.equal(again.headers.etag, first.headers.etag)
   assert.equal(again.raw.body, '')
+})
+
+test('REPRESENTATION_CACHE_MB sizes the cache: 32 MB by default, 0 turns it off, nonsense stops the start', () => {
+  assert.equal(loadConfig({}).representationCacheMb, 32)
+  assert.equal(loadConfig({ REPRESENTATION_CACHE_MB: '0' }).representationCacheMb, 0)
+  assert.throws(() => loadConfig({ REPRESENTATION_CACHE_MB: 'lots' }), ConfigError)
+  assert.throws(() => loadConfig({ REPRESENTATION_CACHE_MB: '5000' }), ConfigError)
 })

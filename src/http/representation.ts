@@ -1,0 +1,47 @@
+import type { FastifyReply } from 'fastify'
+import fastJson from 'fast-json-stringify'
+import type { TSchema } from 'typebox'
+import { ifNoneMatchHit } from './etag.ts'
+import { SERIALIZER_OPTIONS } from './serialization.ts'
+
+/**
+ * A response body as sent, with its strong ETag when the resource has one. Reads of connectors,
+ * their versions and version pages are cached as representations per connector revision (see
+ * RevisionCache): a hit skips the queries behind the body, building it, serialising it and
+ * hashing it for the ETag.
+ */
+export interface Representation {
+  /** UTF-8 JSON, off the V8 heap: cached bodies do not make the garbage collector's heap grow. */
+  json: Buffer
+  etag: string | undefined
+}
+
+/** The serialiser Fastify would compile for `schema` as a response schema: the same bytes. */
+export function serializerFor<T>(schema: TSchema): (value: T) => string {
+  return fastJson(schema as Parameters<typeof fastJson>[0], SERIALIZER_OPTIONS) as (value: T) => string
+}
+
+/** Approximate memory of a cached representation, in bytes. */
+export function weighRepresentation(representation: Representation): number {
+  return representation.json.byteLength + (representation.etag?.length ?? 0) + 64
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8'
+
+/**
+ * Sends a representation: its ETag, 304 when `If-None-Match` holds it, else the bytes as they are
+ * (Fastify passes a buffer with a JSON content type through; the route's response schema still
+ * documents the shape, and the contract tests check the bytes against it).
+ */
+export function sendRepresentation(
+  reply: { header(name: string, value: string): unknown; code(status: number): unknown; type(contentType: string): unknown },
+  representation: Representation,
+  ifNoneMatch?: string,
+): FastifyReply {
+  const plain = reply as unknown as FastifyReply
+  if (representation.etag !== undefined) {
+    plain.header('etag', representation.etag)
+    if (ifNoneMatchHit(ifNoneMatch, representation.etag)) return plain.code(304).send(null)
+  }
+  return plain.type(JSON_TYPE).send(representation.json)
+}
