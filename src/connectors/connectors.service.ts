@@ -4,7 +4,7 @@ import { writeTransaction, type Db } from '../db/database.ts'
 import { etagOf, assertIfMatch } from '../http/etag.ts'
 import { ApiError, type ErrorField } from '../http/errors.ts'
 import { paginate, type PageRequest } from '../http/pagination.ts'
-import type { Representation } from '../http/representation.ts'
+import type { Representation, StreamedRepresentation } from '../http/representation.ts'
 import { newId } from '../ids.ts'
 import type { Registry } from '../registry.ts'
 import { assertConnectorUnsubscribed } from '../subscriptions/subscriptions.guards.ts'
@@ -342,7 +342,7 @@ async function listWith(
   filter: ConnectorFilter,
   query: ConnectorListQuery,
   page: PageRequest,
-): Promise<Representation> {
+): Promise<StreamedRepresentation> {
   const { rows, pageInfo } = await paginate(registry.cursors, connectorsListing(registry.db, filter, parseSort(query.sort)), page)
   return connectorPage(pageInfo, await representationsOf(registry, rows, filter.organisationId === undefined ? 'public' : 'own'))
 }
@@ -352,7 +352,7 @@ export async function listConnectors(
   principal: Principal,
   organisationId: string,
   query: ConnectorListQuery,
-): Promise<Representation> {
+): Promise<StreamedRepresentation> {
   authorize(principal, organisationId, 'read')
   return listWith(registry, filterFrom(query, organisationId), query, query)
 }
@@ -362,6 +362,6 @@ export async function listPublicConnectors(
   registry: Registry,
   _principal: Principal,
   query: ConnectorListQuery,
-): Promise<Representation> {
+): Promise<StreamedRepresentation> {
   return listWith(registry, filterFrom(query, undefined), query, query)
 }

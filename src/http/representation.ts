@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream'
 import type { FastifyReply } from 'fastify'
 import fastJson from 'fast-json-stringify'
 import type { TSchema } from 'typebox'
@@ -28,14 +29,20 @@ export function weighRepresentation(representation: Representation): number {
 
 const JSON_TYPE = 'application/json; charset=utf-8'
 
+/** A body assembled from cached representations and streamed as it is (a connector page). */
+export interface StreamedRepresentation {
+  json: Readable
+  etag: undefined
+}
+
 /**
  * Sends a representation: its ETag, 304 when `If-None-Match` holds it, else the bytes as they are
- * (Fastify passes a buffer with a JSON content type through; the route's response schema still
- * documents the shape, and the contract tests check the bytes against it).
+ * (Fastify passes a buffer or stream with a JSON content type through; the route's response schema
+ * still documents the shape, and the contract tests check the bytes against it).
  */
 export function sendRepresentation(
   reply: { header(name: string, value: string): unknown; code(status: number): unknown; type(contentType: string): unknown },
-  representation: Representation,
+  representation: Representation | StreamedRepresentation,
   ifNoneMatch?: string,
 ): FastifyReply {
   const plain = reply as unknown as FastifyReply
