@@ -4,16 +4,17 @@
  * from the database is exactly what would be derived now, on every replica, without any
  * invalidation: a stale entry is simply never asked for again and ages out.
  *
- * Bounded by `capacity` in units of `weigh` (entries by default); the least recently stored
- * entries are evicted first, and a hit stays a single map lookup.
+ * Bounded by `capacity` in units of `weigh` (entries by default; it is given the key too, which
+ * may be long); the least recently stored entries are evicted first, and a hit stays a single
+ * map lookup.
  */
 export class RevisionCache<T> {
   readonly #entries = new Map<string, { revision: number; value: T; weight: number }>()
   readonly #capacity: number
-  readonly #weigh: (value: T) => number
+  readonly #weigh: (value: T, id: string) => number
   #weight = 0
 
-  constructor(capacity: number, weigh: (value: T) => number = () => 1) {
+  constructor(capacity: number, weigh: (value: T, id: string) => number = () => 1) {
     this.#capacity = capacity
     this.#weigh = weigh
   }
@@ -27,7 +28,7 @@ export class RevisionCache<T> {
     const current = this.#entries.get(id)
     // A slow reader must not replace the value of a newer revision with an older one.
     if (current && current.revision > revision) return
-    const weight = this.#weigh(value)
+    const weight = this.#weigh(value, id)
     if (weight > this.#capacity) return
     if (current) this.#remove(id, current.weight)
     this.#entries.set(id, { revision, value, weight })

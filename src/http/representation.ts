@@ -22,9 +22,9 @@ export function serializerFor<T>(schema: TSchema): (value: T) => string {
   return fastJson(schema as Parameters<typeof fastJson>[0], SERIALIZER_OPTIONS) as (value: T) => string
 }
 
-/** Approximate memory of a cached representation, in bytes. */
-export function weighRepresentation(representation: Representation): number {
-  return representation.json.byteLength + (representation.etag?.length ?? 0) + 64
+/** Approximate memory of a cached representation and its key (strings at 2 bytes a character), in bytes. */
+export function weighRepresentation(representation: Representation, key: string): number {
+  return representation.json.byteLength + 2 * (key.length + (representation.etag?.length ?? 0)) + 64
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8'

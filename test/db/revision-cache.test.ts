@@ -40,6 +40,15 @@ test('the weight stays within the capacity, evicting the oldest stored entries f
   assert.equal(cache.weight, 5)
 })
 
+test('the key can count towards the weight', () => {
+  const cache = new RevisionCache<string>(10, (value, id) => value.length + id.length)
+  cache.set('long-key', 1, 'ab')
+  assert.equal(cache.weight, 10)
+  cache.set('k', 1, 'v') // 12 > 10: the first entry goes
+  assert.equal(cache.get('long-key', 1), undefined)
+  assert.equal(cache.weight, 2)
+})
+
 test('capacity 0 stores nothing', () => {
   const cache = new RevisionCache<string>(0, (value) => value.length + 1)
   cache.set('a', 1, '')
