@@ -56,7 +56,7 @@ export interface Config extends SecurityConfig {
   migrateOnStart: boolean
   logLevel: LogLevel
   publicUrl?: string
-  /** Memory for serialised connectors (GetConnector, ListConnectors); 0 turns the cache off. */
+  /** Memory for cached response bodies (connectors, versions, version pages); 0 turns the cache off. */
   representationCacheMb: number
 }
 

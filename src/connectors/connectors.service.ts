@@ -171,10 +171,7 @@ async function representationsOf(registry: Registry, heads: readonly ConnectorHe
   const missing = heads.filter((_, i) => found[i] === undefined)
   if (missing.length === 0) return found as Representation[]
   const dtos = await toConnectorDtos(registry.db, await withLabels(registry.db, missing), view === 'public')
-  const revisionsAfter = await connectorRevisions(
-    registry.db,
-    missing.map((h) => h.id),
-  )
+  const revisionsAfter = await connectorRevisions(registry.db, missing.map((h) => h.id))
   const built = new Map<string, Representation>()
   missing.forEach((head, i) => {
     const representation = connectorRepresentation(dtos[i]!)
