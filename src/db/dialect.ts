@@ -157,7 +157,10 @@ export const sqliteDialect: Dialect = {
 
 export const postgresDialect: Dialect = {
   name: 'postgres',
-  now: () => sql<string>`to_char(clock_timestamp() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`,
+  // statement_timestamp(), like SQLite's 'now', is one instant for the whole statement: a row's
+  // createdAt and updatedAt written by one INSERT are equal (clock_timestamp() was read per column
+  // and could straddle a millisecond). It still advances from one statement to the next.
+  now: () => sql<string>`to_char(statement_timestamp() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`,
   beginWrite: 'begin',
   async lockConnector(tx, organisationId, connectorId) {
     return (await lockConnectorRow(tx, { organisationId, connectorId })).length > 0
