@@ -151,13 +151,16 @@ export async function listVersions(
 ): Promise<Representation> {
   authorize(principal, target.organisationId, 'read')
   const { db } = registry
+  const key = `versions:${target.connectorId}:${page.first}:${page.after ?? ''}:${page.before ?? ''}`
+  // A hit reads only the revision; the pointers and the total are needed only to build a page.
+  const revision = await connectorRevision(db, target.organisationId, target.connectorId)
+  if (revision === undefined) throw new ApiError('connector_not_found')
+  const cached = registry.representations.get(key, revision)
+  if (cached) return cached
   // The connector check, its pointers, the listing's total and the revision in one round trip.
   const head = await findConnectorPointers(db, target.organisationId, target.connectorId)
   if (!head) throw new ApiError('connector_not_found')
   const { pointers, versionCount, connectorRevision: readAt } = head
-  const key = `versions:${target.connectorId}:${page.first}:${page.after ?? ''}:${page.before ?? ''}`
-  const cached = registry.representations.get(key, readAt)
-  if (cached) return cached
   const { rows, pageInfo } = await paginate(registry.cursors, versionsListing(db, target.connectorId, versionCount), page)
   const representation = versionPageRepresentation(pageInfo, rows.map((v) => toVersionDto(v, pointers)))
   // The page came from a second statement: cache it only if nothing changed in between.
