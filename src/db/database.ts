@@ -5,6 +5,7 @@ import pg from 'pg'
 import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase } from 'kysely'
 import type { Database } from './schema.ts'
 import { postgresDialect, sqliteDialect, type Dialect } from './dialect.ts'
+import { WriteBatcher } from './write-batcher.ts'
 
 export interface Db {
   kysely: Kysely<Database>
@@ -12,6 +13,8 @@ export interface Db {
   /** Human-readable location, for start-up logs (never includes a password). */
   location: string
   close(): Promise<void>
+  /** SQLite: write transactions that queue up together share one commit (see write-batcher.ts). */
+  writes?: WriteBatcher | undefined
 }
 
 export interface DatabaseOptions {
@@ -45,7 +48,9 @@ export function openDatabase(options: DatabaseOptions): Db {
   // WAL + NORMAL survives a process crash (kill -9) without losing committed transactions.
   sqlite.pragma('synchronous = NORMAL')
   const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) })
-  return { kysely, dialect: sqliteDialect, location: file, close: () => kysely.destroy() }
+  const db: Db = { kysely, dialect: sqliteDialect, location: file, close: () => kysely.destroy() }
+  db.writes = new WriteBatcher(db, { maxBatch: WRITE_BATCH_MAX, maxAttempts: MAX_ATTEMPTS, isTransient: sqliteDialect.isTransient })
+  return db
 }
 
 const STATEMENT_CACHE_SIZE = 500
@@ -72,6 +77,7 @@ function withStatementCache(sqlite: SQLite.Database): SqliteDatabase {
 }
 
 const MAX_ATTEMPTS = 6
+const WRITE_BATCH_MAX = 32
 // Transaction control as ready-compiled statements: no query building per transaction.
 const COMMIT = CompiledQuery.raw('commit')
 const ROLLBACK = CompiledQuery.raw('rollback')
@@ -79,8 +85,10 @@ const ROLLBACK = CompiledQuery.raw('rollback')
 /**
  * Runs `work` in one write transaction on one connection. Transient failures (serialization
  * failures, deadlocks, SQLITE_BUSY) are retried with jittered back-off so clients never see them.
+ * On SQLite, write transactions requested together share one commit (write-batcher.ts).
  */
 export async function writeTransaction<T>(db: Db, work: (tx: Db) => Promise<T>): Promise<T> {
+  if (db.writes) return db.writes.run(work)
   for (let attempt = 1; ; attempt++) {
     try {
       return await db.kysely.connection().execute(async (conn) => {
