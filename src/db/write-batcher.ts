@@ -44,7 +44,7 @@ export interface WriteBatcherOptions {
 export class WriteBatcher {
   private readonly queue: PendingWrite[] = []
   private draining = false
-  private counts = { commits: 0, writes: 0 }
+  private readonly counts = { commits: 0, writes: 0 }
 
   constructor(
     private readonly db: Db,
@@ -72,6 +72,9 @@ export class WriteBatcher {
   private async drain(): Promise<void> {
     try {
       while (this.queue.length > 0) await this.runBatch()
+    } catch (error) {
+      // Not expected (runBatch settles every write it takes), but nothing may wait forever.
+      for (const write of this.queue.splice(0)) write.reject(error)
     } finally {
       this.draining = false
     }
@@ -84,7 +87,8 @@ export class WriteBatcher {
         await db.kysely.connection().execute((conn) => this.runBatchOn({ ...db, kysely: conn, writes: undefined }))
         return
       } catch (error) {
-        // BEGIN IMMEDIATE failed: another process held the write lock beyond busy_timeout.
+        // Taking the connection or BEGIN IMMEDIATE failed (another process held the write lock
+        // beyond busy_timeout, or the database is closed).
         if (++beginFailures >= options.maxAttempts || !options.isTransient(error)) {
           for (const write of this.queue.splice(0)) write.reject(error)
           return

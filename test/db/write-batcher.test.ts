@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import { after, before, test } from 'node:test'
 import SQLite from 'better-sqlite3'
 import { sql } from 'kysely'
-import { writeTransaction, type Db } from '../../src/db/database.ts'
+import { openDatabase, writeTransaction, type Db } from '../../src/db/database.ts'
 import { createTestDatabase, testDialect, type TestDatabase } from '../helpers/database.ts'
 
 /** Group commit of SQLite write transactions (src/db/write-batcher.ts). */
@@ -127,5 +130,20 @@ if (testDialect === 'postgres') {
     assert.equal(badAttempts, 2)
     assert.deepEqual(await storedIds(db), [1, 3])
     assert.equal(batcher.stats().writes - before.writes, 2)
+  })
+
+  test('write transactions on a closed database fail instead of waiting forever', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cr-batch-'))
+    try {
+      const closed = openDatabase({ sqliteFile: path.join(dir, 'closed.db') })
+      await closed.close()
+      const outcomes = await Promise.allSettled([1, 2, 3].map((id) => writeTransaction(closed, (tx) => insertRow(tx, id))))
+      assert.deepEqual(
+        outcomes.map((o) => o.status),
+        ['rejected', 'rejected', 'rejected'],
+      )
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
   })
 }
