@@ -10,7 +10,6 @@ interface PendingWrite {
   alone: boolean
 }
 
-const BEGIN = CompiledQuery.raw('begin immediate')
 const COMMIT = CompiledQuery.raw('commit')
 const ROLLBACK = CompiledQuery.raw('rollback')
 const SAVEPOINT = CompiledQuery.raw('savepoint batched_write')
@@ -45,11 +44,15 @@ export class WriteBatcher {
   private readonly queue: PendingWrite[] = []
   private draining = false
   private readonly counts = { commits: 0, writes: 0 }
+  /** The dialect's BEGIN for writers (SQLite: BEGIN IMMEDIATE, so the write lock is taken up front). */
+  private readonly begin: CompiledQuery
 
   constructor(
     private readonly db: Db,
     private readonly options: WriteBatcherOptions,
-  ) {}
+  ) {
+    this.begin = CompiledQuery.raw(db.dialect.beginWrite)
+  }
 
   /** Runs `work` in a write transaction, possibly shared with others; settles after the commit. */
   run<T>(work: (tx: Db) => Promise<T>): Promise<T> {
@@ -100,7 +103,7 @@ export class WriteBatcher {
 
   private async runBatchOn(tx: Db): Promise<void> {
     const conn = tx.kysely
-    await conn.executeQuery(BEGIN)
+    await conn.executeQuery(this.begin)
     const done: { write: PendingWrite; result: unknown }[] = []
     // Taken from the queue but neither settled nor done: a failing savepoint statement must not lose it.
     let unsettled: PendingWrite | undefined
