@@ -5,6 +5,7 @@ import pg from 'pg'
 import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase } from 'kysely'
 import type { Database } from './schema.ts'
 import { postgresDialect, sqliteDialect, type Dialect } from './dialect.ts'
+import { COMMIT, MAX_WRITE_ATTEMPTS, pauseBeforeRetry, ROLLBACK } from './transaction-control.ts'
 import { WriteBatcher } from './write-batcher.ts'
 
 export interface Db {
@@ -49,7 +50,7 @@ export function openDatabase(options: DatabaseOptions): Db {
   sqlite.pragma('synchronous = NORMAL')
   const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) })
   const db: Db = { kysely, dialect: sqliteDialect, location: file, close: () => kysely.destroy() }
-  db.writes = new WriteBatcher(db, { maxBatch: WRITE_BATCH_MAX, maxAttempts: MAX_ATTEMPTS, isTransient: sqliteDialect.isTransient })
+  db.writes = new WriteBatcher(db, { maxBatch: WRITE_BATCH_MAX, maxAttempts: MAX_WRITE_ATTEMPTS, isTransient: sqliteDialect.isTransient })
   return db
 }
 
@@ -76,11 +77,7 @@ function withStatementCache(sqlite: SQLite.Database): SqliteDatabase {
   }
 }
 
-const MAX_ATTEMPTS = 6
 const WRITE_BATCH_MAX = 32
-// Transaction control as ready-compiled statements: no query building per transaction.
-const COMMIT = CompiledQuery.raw('commit')
-const ROLLBACK = CompiledQuery.raw('rollback')
 
 /**
  * Runs `work` in one write transaction on one connection. Transient failures (serialization
@@ -103,8 +100,8 @@ export async function writeTransaction<T>(db: Db, work: (tx: Db) => Promise<T>):
         }
       })
     } catch (error) {
-      if (attempt >= MAX_ATTEMPTS || !db.dialect.isTransient(error)) throw error
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * 2 ** attempt))
+      if (attempt >= MAX_WRITE_ATTEMPTS || !db.dialect.isTransient(error)) throw error
+      await pauseBeforeRetry(attempt)
     }
   }
 }

@@ -1,5 +1,6 @@
 import { CompiledQuery } from 'kysely'
 import type { Db } from './database.ts'
+import { COMMIT, pauseBeforeRetry, ROLLBACK } from './transaction-control.ts'
 
 interface PendingWrite {
   work: (tx: Db) => Promise<unknown>
@@ -10,8 +11,6 @@ interface PendingWrite {
   alone: boolean
 }
 
-const COMMIT = CompiledQuery.raw('commit')
-const ROLLBACK = CompiledQuery.raw('rollback')
 const SAVEPOINT = CompiledQuery.raw('savepoint batched_write')
 const ROLLBACK_TO = CompiledQuery.raw('rollback to batched_write')
 const RELEASE = CompiledQuery.raw('release batched_write')
@@ -96,7 +95,7 @@ export class WriteBatcher {
           for (const write of this.queue.splice(0)) write.reject(error)
           return
         }
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * 2 ** beginFailures))
+        await pauseBeforeRetry(beginFailures)
       }
     }
   }
