@@ -25,8 +25,15 @@ export interface ConnectorRecord {
   revision: number
 }
 
-/** A connector without its labels (tags, categories): what listings and revision checks read. */
+/** A connector without its labels (tags, categories). */
 export type ConnectorHead = Omit<ConnectorRecord, 'tags' | 'categories'>
+
+/**
+ * What a listing reads of each connector: its identity, revision and sort keys. The rest comes
+ * from the representation cache, and from the row only on a miss: converting every column of
+ * every match to JavaScript (and sorting whole rows) was most of a name-filtered listing's time.
+ */
+export type ListedConnector = Pick<ConnectorRecord, 'id' | 'name' | 'createdAt' | 'updatedAt' | 'revision'>
 
 export type ConnectorFields = Omit<ConnectorRecord, 'id' | 'organisationId' | 'protocol' | 'createdAt' | 'updatedAt' | 'revision'>
 
@@ -104,6 +111,12 @@ export async function insertConnector(
     .execute()
   await replaceTags(db, connector.id, connector.tags)
   await replaceCategories(db, connector.id, connector.categories)
+}
+
+/** The connectors that still exist among `ids`, in no particular order. */
+export async function findConnectorHeads(db: Db, ids: readonly string[]): Promise<ConnectorHead[]> {
+  if (ids.length === 0) return []
+  return (await db.kysely.selectFrom('connectors').selectAll().where('id', 'in', ids).execute()).map(toHead)
 }
 
 const headQuery = prepared(({ kysely }, p: { organisationId: string; id: string }) =>
@@ -210,12 +223,34 @@ function containsIgnoringCase(column: string, text: string) {
   return sql<SqlBool>`lower(${sql.ref(column)}) like ${pattern} escape '\\'`
 }
 
+const LISTED_COLUMNS = [
+  'connectors.id',
+  'connectors.name',
+  'connectors.created_at',
+  'connectors.updated_at',
+  'connectors.revision',
+] as const
+
+/**
+ * A page size written into the SQL. SQLite runs a name-filtered listing twice as slowly with a
+ * bound LIMIT (measured: 37 → 75 µs for 10 matches), and still 4 µs more on an index walk; the
+ * few page sizes in use make few statements.
+ */
+function literalLimit(limit: number) {
+  if (!Number.isSafeInteger(limit) || limit < 0) throw new Error(`not a page size: ${limit}`)
+  return sql.lit(limit)
+}
+
+function toListed(row: Pick<Selectable<Row>, 'id' | 'name' | 'created_at' | 'updated_at' | 'revision'>): ListedConnector {
+  return { id: row.id, name: row.name, createdAt: row.created_at, updatedAt: row.updated_at, revision: row.revision }
+}
+
 /** ListConnectors / ListPublicConnectors with filters and a sort of (field, direction) pairs. */
 export function connectorsListing(
   db: Db,
   filter: ConnectorFilter,
   sort: readonly { field: string; direction: 'asc' | 'desc' }[],
-): KeysetSource<ConnectorHead> {
+): KeysetSource<ListedConnector> {
   const connectorsTable = () => db.kysely.selectFrom('connectors')
   const keys: SortKey[] = sort.map((s) => ({ column: `connectors.${COLUMN_OF_FIELD[s.field]!}`, direction: s.direction }))
   const columns = sort.map((s) => COLUMN_OF_FIELD[s.field]!)
@@ -263,11 +298,23 @@ export function connectorsListing(
     scope: `connectors:${filter.organisationId ?? 'public'}:${JSON.stringify([filter, sort])}`,
     valuesOf: (c) => columns.map((col) => rowValue(c, col)),
     async fetch(condition: ((eb: never) => Expression<SqlBool>) | undefined, order, limit) {
-      let query = filtered().selectAll('connectors')
+      let query = filtered().select(LISTED_COLUMNS)
       if (condition) query = query.where(condition as never)
       for (const key of order) query = query.orderBy(key.column as 'connectors.id', key.direction)
-      return (await query.limit(limit).execute()).map(toHead)
+      return (await query.limit(literalLimit(limit)).execute()).map(toListed)
     },
+    // A name-filtered listing sorts every match (no index gives the order), so the first page
+    // counts them in the same pass instead of visiting them all again in count().
+    ...(filter.name
+      ? {
+          async fetchFirstCounted(limit: number) {
+            let query = filtered().select([...LISTED_COLUMNS, (eb) => eb.fn.countAll<number | string>().over().as('total')])
+            for (const key of keys) query = query.orderBy(key.column as 'connectors.id', key.direction)
+            const rows = await query.limit(literalLimit(limit)).execute()
+            return { rows: rows.map(toListed), total: Number(rows[0]?.total ?? 0) }
+          },
+        }
+      : {}),
     async count() {
       const row = await filtered()
         .select((eb) => eb.fn.countAll<number | string>().as('n'))
@@ -277,7 +324,7 @@ export function connectorsListing(
   }
 }
 
-function rowValue(c: ConnectorHead, column: keyof Row): string {
+function rowValue(c: ListedConnector, column: keyof Row): string {
   switch (column) {
     case 'name':
       return c.name

@@ -19,7 +19,7 @@ import {
   connectorsListing,
   deleteConnector,
   findConnector,
-  findConnectorHead,
+  findConnectorHeads,
   insertConnector,
   replaceCategories,
   replaceTags,
@@ -27,7 +27,6 @@ import {
   updateConnector,
   withLabels,
   type ConnectorFilter,
-  type ConnectorHead,
   type ConnectorRecord,
 } from './connectors.repository.ts'
 import {
@@ -165,33 +164,40 @@ const cacheKey = (view: View, id: string) => `${view === 'own' ? 'connector' : '
  * only if their revision did not move while they were read: the rows and their versions come
  * from separate statements, and a representation mixing two revisions must never be served again.
  */
-async function representationsOf(registry: Registry, heads: readonly ConnectorHead[], view: View): Promise<Representation[]> {
+/**
+ * The representations of listed connectors (id and revision): from the cache, or built from the
+ * rows read now. A connector changed since it was listed shows its current state; one deleted
+ * since, or no longer public in a public view, is left out (undefined).
+ */
+async function representationsOf(
+  registry: Registry,
+  listed: readonly Pick<ConnectorRecord, 'id' | 'revision'>[],
+  view: View,
+): Promise<(Representation | undefined)[]> {
   const cache = registry.representations
-  const found = heads.map((head) => cache.get(cacheKey(view, head.id), head.revision))
-  const missing = heads.filter((_, i) => found[i] === undefined)
-  if (missing.length === 0) return found as Representation[]
-  const dtos = await toConnectorDtos(registry.db, await withLabels(registry.db, missing), view === 'public')
-  const revisionsAfter = await connectorRevisions(registry.db, missing.map((h) => h.id))
+  const found = listed.map((c) => cache.get(cacheKey(view, c.id), c.revision))
+  const missing = listed.filter((_, i) => found[i] === undefined).map((c) => c.id)
+  if (missing.length === 0) return found
+  const heads = (await findConnectorHeads(registry.db, missing)).filter((head) => view === 'own' || head.isPublic)
+  const dtos = await toConnectorDtos(registry.db, await withLabels(registry.db, heads), view === 'public')
+  const revisionsAfter = await connectorRevisions(registry.db, heads.map((h) => h.id))
   const built = new Map<string, Representation>()
-  missing.forEach((head, i) => {
+  heads.forEach((head, i) => {
     const representation = connectorRepresentation(dtos[i]!)
     built.set(head.id, representation)
     if (revisionsAfter.get(head.id) === head.revision) cache.set(cacheKey(view, head.id), head.revision, representation)
   })
-  return heads.map((head, i) => found[i] ?? built.get(head.id)!)
+  return listed.map((c, i) => found[i] ?? built.get(c.id))
 }
 
 export async function getConnector(registry: Registry, principal: Principal, target: ConnectorTarget): Promise<Representation> {
   authorize(principal, target.organisationId, 'read')
-  const { db } = registry
   // A hit reads one indexed column; only a miss reads the connector row.
-  const revision = await connectorRevision(db, target.organisationId, target.connectorId)
+  const revision = await connectorRevision(registry.db, target.organisationId, target.connectorId)
   if (revision === undefined) throw new ApiError('connector_not_found')
-  const cached = registry.representations.get(cacheKey('own', target.connectorId), revision)
-  if (cached) return cached
-  const head = await findConnectorHead(db, target.organisationId, target.connectorId)
-  if (!head) throw new ApiError('connector_not_found')
-  return (await representationsOf(registry, [head], 'own'))[0]!
+  const [representation] = await representationsOf(registry, [{ id: target.connectorId, revision }], 'own')
+  if (!representation) throw new ApiError('connector_not_found')
+  return representation
 }
 
 export async function updateHttpConnector(
@@ -341,7 +347,8 @@ async function listWith(
   page: PageRequest,
 ): Promise<StreamedRepresentation> {
   const { rows, pageInfo } = await paginate(registry.cursors, connectorsListing(registry.db, filter, parseSort(query.sort)), page)
-  return connectorPage(pageInfo, await representationsOf(registry, rows, filter.organisationId === undefined ? 'public' : 'own'))
+  const representations = await representationsOf(registry, rows, filter.organisationId === undefined ? 'public' : 'own')
+  return connectorPage(pageInfo, representations.filter((r) => r !== undefined))
 }
 
 export async function listConnectors(

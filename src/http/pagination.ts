@@ -115,6 +115,11 @@ export interface KeysetSource<Row> {
     anchor: Anchor | undefined,
   ): Promise<Row[]>
   count(): Promise<number>
+  /**
+   * The first page (in `keys` order, at most `limit` rows) and the total in one query, for
+   * sources whose fetch visits every match anyway; paginate uses it instead of fetch + count.
+   */
+  fetchFirstCounted?(limit: number): Promise<{ rows: Row[]; total: number }>
 }
 
 export async function paginate<Row>(
@@ -140,10 +145,13 @@ export async function paginate<Row>(
   const side = backward ? 'before' : 'after'
   const condition = anchorValues && ((eb: AnyEb) => keysetCondition(eb, keys, anchorValues, side))
 
-  const [fetched, totalCount] = await Promise.all([
-    source.fetch(condition, backward ? reversed(keys) : keys, page.first + 1, anchorValues && { values: anchorValues, side }),
-    source.count(),
-  ])
+  const { rows: fetched, total: totalCount } =
+    anchorValues === undefined && source.fetchFirstCounted
+      ? await source.fetchFirstCounted(page.first + 1)
+      : await Promise.all([
+          source.fetch(condition, backward ? reversed(keys) : keys, page.first + 1, anchorValues && { values: anchorValues, side }),
+          source.count(),
+        ]).then(([rows, total]) => ({ rows, total }))
   const hasMoreInDirection = fetched.length > page.first
   const rows = fetched.slice(0, page.first)
   if (backward) rows.reverse()
