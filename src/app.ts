@@ -62,6 +62,8 @@ function rawErrorResponse(error: ApiError): string {
 }
 
 /** Builds the whole application on an open, migrated database. The caller owns the database. */
+const DOCS_PREFIX = '/docs'
+
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const limits: LimitsConfig = {
     ...defaultLimits(),
@@ -130,18 +132,21 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   }
 
   await app.register(staticSecurityHeaders, {
-    // An API serves JSON; the docs UI needs its own scripts and styles only.
-    contentSecurityPolicy: {
-      directives: {
-        defaultSrc: ["'self'"],
-        imgSrc: ["'self'", 'data:', 'validator.swagger.io'],
-        styleSrc: ["'self'", "'unsafe-inline'"],
-        scriptSrc: ["'self'"],
-        // Plain-http deployments (localhost) must still load the docs UI's assets.
-        upgradeInsecureRequests: null,
+    docsPrefix: DOCS_PREFIX,
+    // The docs UI loads its own scripts and styles only.
+    docs: {
+      contentSecurityPolicy: {
+        directives: {
+          defaultSrc: ["'self'"],
+          imgSrc: ["'self'", 'data:', 'validator.swagger.io'],
+          styleSrc: ["'self'", "'unsafe-inline'"],
+          scriptSrc: ["'self'"],
+          // Plain-http deployments (localhost) must still load the docs UI's assets.
+          upgradeInsecureRequests: null,
+        },
       },
+      crossOriginResourcePolicy: { policy: 'same-site' },
     },
-    crossOriginResourcePolicy: { policy: 'same-site' },
   })
   // Session cookies carry JWTs: without a JWT configuration no cookie is ever read.
   if (security.jwt) await app.register(cookie)
@@ -164,7 +169,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       security: [{ bearerToken: [] }],
     },
   })
-  await app.register(swaggerUi, { routePrefix: '/docs' })
+  await app.register(swaggerUi, { routePrefix: DOCS_PREFIX })
 
   const registry: Registry = {
     db: options.db,

@@ -267,18 +267,37 @@ describe('HTTP hardening', () => {
     ]
     for (const res of responses) {
       const label = `${res.status} ${res.raw.body.slice(0, 60)}`
+      // JSON is never a document: it may load nothing and be framed by nothing.
+      assert.equal(res.headers['content-security-policy'], "default-src 'none'; frame-ancestors 'none'", label)
+      assert.equal(res.headers['x-frame-options'], 'DENY', label)
       assert.equal(res.headers['x-content-type-options'], 'nosniff', label)
-      assert.ok(res.headers['x-frame-options'], `${label}: x-frame-options`)
       assert.match(String(res.headers['strict-transport-security']), /max-age=\d+/, label)
-      assert.match(String(res.headers['content-security-policy']), /default-src 'self'/, label)
-      assert.ok(res.headers['referrer-policy'], `${label}: referrer-policy`)
+      assert.equal(res.headers['referrer-policy'], 'no-referrer', label)
       assert.equal(res.headers['cross-origin-resource-policy'], 'same-site', label)
       assert.equal(res.headers['x-powered-by'], undefined, label)
+      // Headers that govern HTML documents are left to the docs UI.
+      assert.equal(res.headers['cross-origin-opener-policy'], undefined, label)
     }
     assert.deepEqual(
       responses.map((r) => r.status),
       [200, 200, 401, 404, 404],
     )
+  })
+
+  test('the docs UI gets the CSP its own assets need, and the document headers', async () => {
+    for (const url of ['/docs', '/docs/', '/docs/json']) {
+      const res = await t.request({ method: 'GET', url })
+      assert.ok(res.status === 200 || res.status === 302, `${url}: ${res.status}`)
+      assert.match(String(res.headers['content-security-policy']), /default-src 'self'/, url)
+      assert.match(String(res.headers['content-security-policy']), /img-src 'self' data: validator\.swagger\.io/, url)
+      assert.equal(res.headers['x-content-type-options'], 'nosniff', url)
+      assert.equal(res.headers['cross-origin-opener-policy'], 'same-origin', url)
+      assert.equal(res.headers['cross-origin-resource-policy'], 'same-site', url)
+    }
+    // A path that only begins like the docs is an API 404 with the API's headers.
+    const lookalike = await t.request({ method: 'GET', url: '/docsx' })
+    assert.equal(lookalike.status, 404)
+    assert.equal(lookalike.headers['content-security-policy'], "default-src 'none'; frame-ancestors 'none'")
   })
 
   test('JSON nested deeper than maxJsonDepth is 400 before validation; absurd nesting too', async () => {
