@@ -20,8 +20,12 @@ const USAGE = `usage: npm run bench -- [options]
   --dialect <d>           sqlite and/or postgres (repeatable; default sqlite, plus postgres when DATABASE_URL is set)
   --scale <s>             small and/or large (repeatable; default both)
   --scenario <key>        only these scenarios (repeatable); keys: ${SCENARIOS.map((s) => s.key).join(', ')}
-  --duration <s>          measured seconds per scenario (default 10, quick 0.7)
-  --warmup <s>            warm-up seconds per scenario (default 3, quick 0.3)
+  --duration <s>          measured seconds per scenario, split among the rounds (default 10, quick 0.7)
+  --warmup <s>            warm-up seconds per scenario in the first round (default 3, quick 0.3; later
+                          rounds warm up for 1 s at most)
+  --rounds <n>            measure every scenario in n rounds of the whole list and report each
+                          scenario's median round (default 3, quick 1): a slow spell of the machine
+                          then spoils one round of a few scenarios, not the figures
   --connections <n>       concurrent connections (default 32)
   --large <NxM>           large catalogue size (default 10000x100)
   --server-flags=<flags>  extra node flags for the server process only, after those of \`npm start\`
@@ -42,6 +46,7 @@ interface Options {
   scenarios: Scenario[]
   durationS: number
   warmupS: number
+  rounds: number
   connections: number
   small: Catalogue
   large: Catalogue
@@ -62,6 +67,7 @@ function parseOptions(argv: string[]): Options {
       scenario: { type: 'string', multiple: true },
       duration: { type: 'string' },
       warmup: { type: 'string' },
+      rounds: { type: 'string' },
       connections: { type: 'string' },
       large: { type: 'string' },
       'app-dir': { type: 'string' },
@@ -83,6 +89,11 @@ function parseOptions(argv: string[]): Options {
     if (text === undefined) return fallback
     const value = Number(text)
     if (!(value >= min)) throw new Error(`${what} must be a number ≥ ${min === Number.MIN_VALUE ? '0 (exclusive)' : min}, got ${JSON.stringify(text)}`)
+    return value
+  }
+  const positiveInteger = (text: string | undefined, fallback: number, what: string) => {
+    const value = positive(text, fallback, what, 1)
+    if (!Number.isInteger(value)) throw new Error(`${what} must be a whole number, got ${JSON.stringify(text)}`)
     return value
   }
   const dialects = (values.dialect ?? (process.env.DATABASE_URL ? ['sqlite', 'postgres'] : ['sqlite'])) as DialectName[]
@@ -110,6 +121,7 @@ function parseOptions(argv: string[]): Options {
     scenarios,
     durationS: positive(values.duration, quick ? 0.7 : 10, '--duration'),
     warmupS: positive(values.warmup, quick ? 0.3 : 3, '--warmup', 0),
+    rounds: positiveInteger(values.rounds, quick ? 1 : 3, '--rounds'),
     connections: positive(values.connections, 32, '--connections'),
     small: { label: 'small', connectors: 100, versionsPerConnector: 10 },
     large,
@@ -135,6 +147,8 @@ interface ScenarioResult extends Omit<LoadResult, 'id'> {
   baselineRatio?: number
   /** Throughput relative to the bare constant-JSON route. */
   constantRatio?: number
+  /** Every round's figures; the rest of the result is the median round's (peak RSS: the highest). */
+  rounds: { rps: number; p99Ms: number; cpuUsPerRequest?: number; windowUs: [number, number] }[]
 }
 
 interface CatalogueResult {
@@ -166,36 +180,40 @@ const tag = (p: { target: Target; catalogue: Catalogue }) => `[${p.target.dialec
 async function measureCatalogue(options: Options, load: LoadGenerator, p: Prepared): Promise<CatalogueResult> {
   const { seeded, server, baseline } = p
   const cursors = await fetchCursors(server!.baseUrl, seeded)
-  const results: ScenarioResult[] = []
-  for (const scenario of options.scenarios) {
-    const service = scenario.onBaseline ? baseline! : server!
-    const rss = watchRss(service.pid)
-    const cpu = watchCpu(service.pid)
-    const { id: _id, ...figures } = await load.run({
-      baseUrl: service.baseUrl,
-      connections: scenario.connections ?? options.connections,
-      warmupS: options.warmupS,
-      durationS: options.durationS,
-      headers: scenario.onBaseline ? {} : { authorization: `Bearer ${seeded.apiKey}` },
-      items: itemsFor(scenario.itemsOf ?? scenario.key, { seeded, cursors }),
-    })
-    cpu.stop()
-    const cpuUs = cpu.within(figures.windowUs)
-    results.push({
-      scenario: scenario.key,
-      title: scenario.title,
-      ...figures,
-      peakRssMb: rss.stop(),
-      ...(cpuUs !== undefined && figures.requests > 0 ? { cpuUsPerRequest: cpuUs / figures.requests } : {}),
-    })
-    log(
-      `${tag(p)} ${scenario.key.padEnd(22)} ${figures.rps.toFixed(0).padStart(7)} req/s  ` +
-        `p50 ${figures.p50Ms.toFixed(2)} ms  p99 ${figures.p99Ms.toFixed(2)} ms  non-2xx ${figures.non2xx}`,
-    )
-    if (figures.non2xx > 0 || figures.errors > 0) {
-      log(`  status codes ${JSON.stringify(figures.statusCodes)}, errors ${figures.errors}, timeouts ${figures.timeouts}`)
+  const measured: Omit<ScenarioResult, 'rounds'>[][] = options.scenarios.map(() => [])
+  for (let round = 0; round < options.rounds; round++) {
+    for (const [i, scenario] of options.scenarios.entries()) {
+      const service = scenario.onBaseline ? baseline! : server!
+      const rss = watchRss(service.pid)
+      const cpu = watchCpu(service.pid)
+      const { id: _id, ...figures } = await load.run({
+        baseUrl: service.baseUrl,
+        connections: scenario.connections ?? options.connections,
+        warmupS: round === 0 ? options.warmupS : Math.min(options.warmupS, REWARM_S),
+        durationS: options.durationS / options.rounds,
+        headers: scenario.onBaseline ? {} : { authorization: `Bearer ${seeded.apiKey}` },
+        items: itemsFor(scenario.itemsOf ?? scenario.key, { seeded, cursors }),
+      })
+      cpu.stop()
+      const cpuUs = cpu.within(figures.windowUs)
+      measured[i]!.push({
+        scenario: scenario.key,
+        title: scenario.title,
+        ...figures,
+        peakRssMb: rss.stop(),
+        ...(cpuUs !== undefined && figures.requests > 0 ? { cpuUsPerRequest: cpuUs / figures.requests } : {}),
+      })
+      const roundTag = options.rounds > 1 ? ` (round ${round + 1}/${options.rounds})` : ''
+      log(
+        `${tag(p)} ${scenario.key.padEnd(22)} ${figures.rps.toFixed(0).padStart(7)} req/s  ` +
+          `p50 ${figures.p50Ms.toFixed(2)} ms  p99 ${figures.p99Ms.toFixed(2)} ms  non-2xx ${figures.non2xx}${roundTag}`,
+      )
+      if (figures.non2xx > 0 || figures.errors > 0) {
+        log(`  status codes ${JSON.stringify(figures.statusCodes)}, errors ${figures.errors}, timeouts ${figures.timeouts}`)
+      }
     }
   }
+  const results = measured.map(medianRound)
   for (const r of results) {
     const scenario = SCENARIOS.find((s) => s.key === r.scenario)!
     if (!scenario.baseline) continue
@@ -224,12 +242,35 @@ async function measureCatalogue(options: Options, load: LoadGenerator, p: Prepar
   }
 }
 
+/** Warm-up of the rounds after the first: the server is warm, the connections are new. */
+const REWARM_S = 1
+
+/**
+ * One scenario's result from its rounds: the round with the median throughput (the lower middle
+ * one of an even count), whose latencies and CPU belong to the same window, with the highest
+ * peak RSS of all rounds and every round's figures kept.
+ */
+function medianRound(rounds: Omit<ScenarioResult, 'rounds'>[]): ScenarioResult {
+  const byRps = [...rounds].sort((a, b) => a.rps - b.rps)
+  const median = byRps[Math.floor((byRps.length - 1) / 2)]!
+  return {
+    ...median,
+    peakRssMb: Math.max(...rounds.map((r) => r.peakRssMb)),
+    rounds: rounds.map((r) => ({
+      rps: r.rps,
+      p99Ms: r.p99Ms,
+      ...(r.cpuUsPerRequest !== undefined ? { cpuUsPerRequest: r.cpuUsPerRequest } : {}),
+      windowUs: r.windowUs,
+    })),
+  }
+}
+
 /** The main thread's profile(s) of a server, restricted to the measured phases. */
 function printProfiles(p: Prepared, result: CatalogueResult | undefined): void {
   const dir = p.profileDir!
   const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f)) : []
   if (files.length === 0) return log(`${tag(p)} no CPU profile was written`)
-  const windows = (result?.results ?? []).map((r) => r.windowUs)
+  const windows = (result?.results ?? []).flatMap((r) => r.rounds.map((round) => round.windowUs))
   for (const file of files) {
     const full = path.join(dir, file)
     process.stdout.write(`\n${tag(p)} ${summariseProfile(full, 25, windows)}\n(profile: ${path.relative(ROOT, full)})\n`)
@@ -305,7 +346,10 @@ const f2 = (n: number) => n.toFixed(2)
 function markdown(options: Options, dialects: DialectResult[]): string {
   const out: string[] = []
   out.push(
-    `Benchmark: ${options.connections} connections, ${options.warmupS} s warm-up + ${options.durationS} s per scenario, ` +
+    `Benchmark: ${options.connections} connections, ${options.warmupS} s warm-up + ${options.durationS} s per scenario` +
+      (options.rounds > 1
+        ? ` in ${options.rounds} rounds of the scenario list (${f2(options.durationS / options.rounds)} s each, later warm-ups ${Math.min(options.warmupS, REWARM_S)} s; the median round is reported), `
+        : ', ') +
       `autocannon in a separate process over loopback; ${os.cpus().length} CPU(s), Node ${process.version}.`,
   )
   out.push(
@@ -327,8 +371,8 @@ function markdown(options: Options, dialects: DialectResult[]): string {
   out.push(`Server: node ${[...command.nodeFlags, ...options.serverFlags, ...command.args.map((a) => (path.isAbsolute(a) ? path.relative(getAppDir(), a) : a))].join(' ')}.`)
   for (const d of dialects) {
     out.push('', `### ${d.dialect === 'sqlite' ? 'SQLite' : 'PostgreSQL'}`, '')
-    out.push('| Scenario | Catalogue | req/s | p50 ms | p99 ms | non-2xx + errors | peak RSS MB | × baseline | × bare HTTP | large/small | B/resp | CPU µs/req |')
-    out.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|')
+    out.push('| Scenario | Catalogue | req/s | req/s by round | p50 ms | p99 ms | non-2xx + errors | peak RSS MB | × baseline | × bare HTTP | large/small | B/resp | CPU µs/req |')
+    out.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|')
     for (const scenario of options.scenarios) {
       for (const c of d.catalogues) {
         const r = c.results.find((x) => x.scenario === scenario.key)
@@ -337,7 +381,7 @@ function markdown(options: Options, dialects: DialectResult[]): string {
         const scale = c.catalogue.label === 'large' && small ? f2(r.rps / small.rps) : ''
         const baselineName = scenario.baseline ? ` (${scenario.baseline})` : ''
         out.push(
-          `| ${scenario.title} | ${c.catalogue.label} | ${f0(r.rps)} | ${f2(r.p50Ms)} | ${f2(r.p99Ms)} | ${r.non2xx + r.errors} | ` +
+          `| ${scenario.title} | ${c.catalogue.label} | ${f0(r.rps)} | ${r.rounds.length > 1 ? r.rounds.map((x) => f0(x.rps)).join(' / ') : ''} | ${f2(r.p50Ms)} | ${f2(r.p99Ms)} | ${r.non2xx + r.errors} | ` +
             `${f0(r.peakRssMb)} | ${r.baselineRatio !== undefined ? `${f2(r.baselineRatio)}${baselineName}` : ''} | ` +
             `${r.constantRatio !== undefined ? f2(r.constantRatio) : ''} | ${scale} | ${f0(r.bytesPerResponse)} | ` +
             `${r.cpuUsPerRequest !== undefined ? f0(r.cpuUsPerRequest) : ''} |`,
