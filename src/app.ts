@@ -61,9 +61,9 @@ function rawErrorResponse(error: ApiError): string {
   )
 }
 
-/** Builds the whole application on an open, migrated database. The caller owns the database. */
 const DOCS_PREFIX = '/docs'
 
+/** Builds the whole application on an open, migrated database. The caller owns the database. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const limits: LimitsConfig = {
     ...defaultLimits(),

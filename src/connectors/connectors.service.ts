@@ -159,14 +159,11 @@ type View = 'own' | 'public'
 const cacheKey = (view: View, id: string) => `${view === 'own' ? 'connector' : 'public-connector'}:${id}`
 
 /**
- * The connectors as sent, from the cache where an entry has the revision just read. Missing ones
- * are built from the database (labels and versions in two queries for all of them) and cached
- * only if their revision did not move while they were read: the rows and their versions come
- * from separate statements, and a representation mixing two revisions must never be served again.
- */
-/**
- * The representations of listed connectors (id and revision): from the cache, or built from the
- * rows read now. A connector changed since it was listed shows its current state; one deleted
+ * The connectors as sent, from the cache where an entry has the revision just read (listed).
+ * Missing ones are built from their rows read now (labels and versions in two queries for all of
+ * them) and cached only if their revision did not move while they were read: the rows and their
+ * versions come from separate statements, and a representation mixing two revisions must never
+ * be served again. A connector changed since it was listed shows its current state; one deleted
  * since, or no longer public in a public view, is left out (undefined).
  */
 async function representationsOf(
