@@ -6,6 +6,7 @@ import pg from 'pg'
  * The baselines the scenarios are compared with: a bare Fastify server (no auth, no plugins,
  * no logic, no logging) on the same database and driver as the server under test.
  *   GET /constant       a constant ConnectorVersion-shaped JSON document
+ *   GET /constant/:n    a constant JSON document of n bytes (the size of a response under test)
  *   GET /versions/:id   one primary-key SELECT of a version row
  *   PUT /versions/:id   one single-row UPDATE … RETURNING of the description
  * Environment: PORT, and DATABASE_URL (PostgreSQL, pool of DATABASE_POOL_MAX like the server)
@@ -64,8 +65,27 @@ const store = process.env.DATABASE_URL
   ? postgresStore(process.env.DATABASE_URL, Number(process.env.DATABASE_POOL_MAX ?? 10))
   : sqliteStore(process.env.SQLITE_FILE ?? '')
 
+const MAX_SIZED_BYTES = 4 * 1024 * 1024
+const sized = new Map<number, Buffer>()
+
+/** `{"padding":"xx…x"}` of exactly `bytes` bytes, built once per size: the body is constant. */
+function sizedJson(bytes: number): Buffer {
+  let body = sized.get(bytes)
+  if (!body) {
+    const frame = '{"padding":""}'
+    body = Buffer.from(`{"padding":"${'x'.repeat(Math.max(0, bytes - frame.length))}"}`)
+    sized.set(bytes, body)
+  }
+  return body
+}
+
 const app = Fastify({ logger: false })
 app.get('/constant', async () => CONSTANT)
+app.get<{ Params: { bytes: string } }>('/constant/:bytes', async (request, reply) => {
+  const bytes = Number(request.params.bytes)
+  if (!Number.isSafeInteger(bytes) || bytes < 0 || bytes > MAX_SIZED_BYTES) return reply.code(400).send({ code: 'bad_size' })
+  return reply.type('application/json; charset=utf-8').send(sizedJson(bytes))
+})
 app.get<{ Params: { id: string } }>('/versions/:id', async (request, reply) => {
   const row = await store.select(request.params.id)
   return row ?? reply.code(404).send({ code: 'not_found' })

@@ -7,7 +7,7 @@ import type { LoadResult } from './load-generator.ts'
 import { explainHotQueries, type PlannedQuery } from './plans.ts'
 import { pinningOf, pinProcesses, rssMb, startBaseline, startLoadGenerator, startServer, watchCpu, watchRss, type LoadGenerator, type Service } from './processes.ts'
 import { summariseProfile } from './profile-summary.ts'
-import { BASELINE_SCENARIO, fetchCursors, itemsFor, SCENARIOS, type Scenario } from './scenarios.ts'
+import { BASELINE_SCENARIO, fetchCursors, itemsFor, responseSizes, SCENARIOS, type Scenario } from './scenarios.ts'
 import { seedCatalogue, type Catalogue, type Seeded } from './seed.ts'
 
 /**
@@ -145,7 +145,7 @@ interface ScenarioResult extends Omit<LoadResult, 'id'> {
   cpuUsPerRequest?: number
   /** Throughput relative to the matching baseline (same catalogue, same run). */
   baselineRatio?: number
-  /** Throughput relative to the bare constant-JSON route. */
+  /** Throughput relative to the bare constant-JSON route (the one of the same body size, if the scenario has one). */
   constantRatio?: number
   /** Every round's figures; the rest of the result is the median round's (peak RSS: the highest). */
   rounds: { rps: number; p99Ms: number; cpuUsPerRequest?: number; windowUs: [number, number] }[]
@@ -180,6 +180,7 @@ const tag = (p: { target: Target; catalogue: Catalogue }) => `[${p.target.dialec
 async function measureCatalogue(options: Options, load: LoadGenerator, p: Prepared): Promise<CatalogueResult> {
   const { seeded, server, baseline } = p
   const cursors = await fetchCursors(server!.baseUrl, seeded)
+  const sizes = await responseSizes(server!.baseUrl, seeded)
   const measured: Omit<ScenarioResult, 'rounds'>[][] = options.scenarios.map(() => [])
   for (let round = 0; round < options.rounds; round++) {
     for (const [i, scenario] of options.scenarios.entries()) {
@@ -192,7 +193,7 @@ async function measureCatalogue(options: Options, load: LoadGenerator, p: Prepar
         warmupS: round === 0 ? options.warmupS : Math.min(options.warmupS, REWARM_S),
         durationS: options.durationS / options.rounds,
         headers: scenario.onBaseline ? {} : { authorization: `Bearer ${seeded.apiKey}` },
-        items: itemsFor(scenario.itemsOf ?? scenario.key, { seeded, cursors }),
+        items: itemsFor(scenario.itemsOf ?? scenario.key, { seeded, cursors, sizes }),
       })
       cpu.stop()
       const cpuUs = cpu.within(figures.windowUs)
@@ -218,7 +219,7 @@ async function measureCatalogue(options: Options, load: LoadGenerator, p: Prepar
     const scenario = SCENARIOS.find((s) => s.key === r.scenario)!
     if (!scenario.baseline) continue
     const base = results.find((b) => b.scenario === BASELINE_SCENARIO[scenario.baseline!])
-    const constant = results.find((b) => b.scenario === BASELINE_SCENARIO.constant)
+    const constant = results.find((b) => b.scenario === (scenario.bareHttp ?? BASELINE_SCENARIO.constant))
     if (base) r.baselineRatio = r.rps / base.rps
     if (constant) r.constantRatio = r.rps / constant.rps
   }
@@ -226,7 +227,7 @@ async function measureCatalogue(options: Options, load: LoadGenerator, p: Prepar
   if (options.plans && p.catalogue.label === 'large') {
     log(`${tag(p)} explaining the hot queries`)
     try {
-      plans = await explainHotQueries(p.target, { seeded, cursors }, p.catalogue)
+      plans = await explainHotQueries(p.target, { seeded, cursors, sizes }, p.catalogue)
     } catch (error) {
       // The measurements stand on their own; say what went wrong and carry on.
       log(`${tag(p)} query plans failed: ${error instanceof Error ? error.message : String(error)}`)
@@ -371,8 +372,9 @@ function markdown(options: Options, dialects: DialectResult[]): string {
   out.push(`Server: node ${[...command.nodeFlags, ...options.serverFlags, ...command.args.map((a) => (path.isAbsolute(a) ? path.relative(getAppDir(), a) : a))].join(' ')}.`)
   for (const d of dialects) {
     out.push('', `### ${d.dialect === 'sqlite' ? 'SQLite' : 'PostgreSQL'}`, '')
-    out.push('| Scenario | Catalogue | req/s | req/s by round | p50 ms | p99 ms | non-2xx + errors | peak RSS MB | × baseline | × bare HTTP | large/small | B/resp | CPU µs/req |')
-    out.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|')
+    out.push('| Scenario | Catalogue | req/s | req/s by round | p50 ms | p99 ms | non-2xx + errors | peak RSS MB | × baseline | × bare HTTP | large/small | B/resp | CPU µs/req | load gen CPU % |')
+    out.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|')
+    const sizedBaselines = options.scenarios.filter((s) => s.bareHttp).map((s) => s.title)
     for (const scenario of options.scenarios) {
       for (const c of d.catalogues) {
         const r = c.results.find((x) => x.scenario === scenario.key)
@@ -384,10 +386,14 @@ function markdown(options: Options, dialects: DialectResult[]): string {
           `| ${scenario.title} | ${c.catalogue.label} | ${f0(r.rps)} | ${r.rounds.length > 1 ? r.rounds.map((x) => f0(x.rps)).join(' / ') : ''} | ${f2(r.p50Ms)} | ${f2(r.p99Ms)} | ${r.non2xx + r.errors} | ` +
             `${f0(r.peakRssMb)} | ${r.baselineRatio !== undefined ? `${f2(r.baselineRatio)}${baselineName}` : ''} | ` +
             `${r.constantRatio !== undefined ? f2(r.constantRatio) : ''} | ${scale} | ${f0(r.bytesPerResponse)} | ` +
-            `${r.cpuUsPerRequest !== undefined ? f0(r.cpuUsPerRequest) : ''} |`,
+            `${r.cpuUsPerRequest !== undefined ? f0(r.cpuUsPerRequest) : ''} | ${f0(r.loadCpuShare * 100)} |`,
         )
       }
     }
+    if (sizedBaselines.length > 0) {
+      out.push('', `× bare HTTP: against the bare constant JSON route; for ${sizedBaselines.join(' and ')}, against the one sending a body of the same size.`)
+    }
+    out.push('load gen CPU %: the load generator\'s share of its CPU in the measured window (near 100: the load generator, not the server, was the limit).')
     for (const c of d.catalogues) {
       out.push('', `${c.catalogue.label}: seeded ${c.rows.versions.toLocaleString('en')} versions in ${c.seedSeconds.toFixed(1)} s; server peak RSS (VmHWM) ${f0(c.serverPeakRssMb)} MB.`)
     }

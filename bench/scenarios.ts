@@ -18,6 +18,12 @@ export interface Scenario {
   connections?: number
   /** Request list of another scenario. */
   itemsOf?: string
+  /**
+   * The bare constant-JSON baseline its "× bare HTTP" ratio is taken against, when not the
+   * version-sized one: one sending a body of the same size, for responses whose size grows with
+   * the catalogue (a Connector lists all its versions).
+   */
+  bareHttp?: string
 }
 
 export const SCENARIOS: Scenario[] = [
@@ -37,8 +43,29 @@ export const SCENARIOS: Scenario[] = [
     itemsOf: 'list-versions-first',
   },
   { key: 'list-versions-cursor', title: 'ListConnectorVersions page via cursor', baseline: 'select', onBaseline: false, scaled: true },
-  { key: 'get-connector', title: 'GetConnector', baseline: 'select', onBaseline: false, scaled: true },
-  { key: 'list-connectors-name', title: 'ListConnectors name filter', baseline: 'select', onBaseline: false, scaled: true },
+  {
+    key: 'baseline-connector-size',
+    title: "Baseline: bare Fastify, constant JSON of a Connector's size",
+    baseline: null,
+    onBaseline: true,
+    scaled: false,
+  },
+  { key: 'get-connector', title: 'GetConnector', baseline: 'select', onBaseline: false, scaled: true, bareHttp: 'baseline-connector-size' },
+  {
+    key: 'baseline-page-size',
+    title: "Baseline: bare Fastify, constant JSON of a ListConnectors page's size",
+    baseline: null,
+    onBaseline: true,
+    scaled: false,
+  },
+  {
+    key: 'list-connectors-name',
+    title: 'ListConnectors name filter',
+    baseline: 'select',
+    onBaseline: false,
+    scaled: true,
+    bareHttp: 'baseline-page-size',
+  },
   { key: 'baseline-update', title: 'Baseline: bare Fastify, 1 UPDATE … RETURNING', baseline: null, onBaseline: true, scaled: false },
   { key: 'update-draft', title: 'UpdateConnectorVersion (draft description)', baseline: 'update', onBaseline: false, scaled: true },
 ]
@@ -60,17 +87,28 @@ export interface ScenarioContext {
   seeded: Seeded
   /** `next` cursors of the first version page of sample connectors (connector id → cursor). */
   cursors: Map<string, string>
+  /** Bytes of the bodies the size-matched baselines send (see responseSizes). */
+  sizes: ResponseSizes
+}
+
+export interface ResponseSizes {
+  connector: number
+  connectorPage: number
 }
 
 const enc = encodeURIComponent
 
-export function itemsFor(key: string, { seeded, cursors }: ScenarioContext): LoadItem[] {
+export function itemsFor(key: string, { seeded, cursors, sizes }: ScenarioContext): LoadItem[] {
   const org = seeded.organisationId
   const base = (connectorId: string) => `/o/${org}/connectors/${connectorId}`
   const sample = seeded.sample
   switch (key) {
     case 'baseline-constant':
       return [{ method: 'GET', path: '/constant' }]
+    case 'baseline-connector-size':
+      return [{ method: 'GET', path: `/constant/${sizes.connector}` }]
+    case 'baseline-page-size':
+      return [{ method: 'GET', path: `/constant/${sizes.connectorPage}` }]
     case 'baseline-select':
       return sample.map((s) => ({ method: 'GET', path: `/versions/${s.versionId}` }))
     case 'baseline-update':
@@ -94,7 +132,7 @@ export function itemsFor(key: string, { seeded, cursors }: ScenarioContext): Loa
     case 'get-connector':
       return sample.map((s) => ({ method: 'GET', path: base(s.id) }))
     case 'list-connectors-name':
-      return [{ method: 'GET', path: `/o/${org}/connectors?name=${enc(seeded.nameFilter)}&first=${LIST_CONNECTORS_FIRST}` }]
+      return [{ method: 'GET', path: nameFilterPath(seeded) }]
     case 'update-draft':
       // Each visit of a draft flips its description between two bodies: every request changes it.
       return [0, 1].flatMap((round) =>
@@ -121,4 +159,24 @@ export async function fetchCursors(baseUrl: string, seeded: Seeded, limit = 200)
     if (page.next) cursors.set(s.id, page.next)
   }
   return cursors
+}
+
+function nameFilterPath(seeded: Seeded): string {
+  return `/o/${seeded.organisationId}/connectors?name=${enc(seeded.nameFilter)}&first=${LIST_CONNECTORS_FIRST}`
+}
+
+/**
+ * Body sizes of GetConnector (the mean over sample connectors) and of the name filter's page, as
+ * the server sends them, for the baselines that send constant JSON of the same size.
+ */
+export async function responseSizes(baseUrl: string, seeded: Seeded, limit = 20): Promise<ResponseSizes> {
+  const bytesOf = async (path: string) => {
+    const response = await fetch(`${baseUrl}${path}`, { headers: { authorization: `Bearer ${seeded.apiKey}` } })
+    if (!response.ok) throw new Error(`GET ${path} failed: ${response.status} ${await response.text()}`)
+    return (await response.arrayBuffer()).byteLength
+  }
+  const connectors = seeded.sample.slice(0, limit)
+  let total = 0
+  for (const s of connectors) total += await bytesOf(`/o/${seeded.organisationId}/connectors/${s.id}`)
+  return { connector: Math.round(total / connectors.length), connectorPage: await bytesOf(nameFilterPath(seeded)) }
 }
