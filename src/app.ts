@@ -186,11 +186,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     jwt: security.jwt ? createJwtVerifier(security.jwt, options.jwksFetch) : undefined,
     sessionCookie: security.sessionCookie ?? 'session',
     allowedOrigins: security.allowedOrigins ?? [],
-    failures: {
-      // A Redis outage must not lock everybody out: count nothing and let requests through.
-      hit: (key) => failures.hit(key).catch(() => 0),
-      count: (key) => failures.count(key).catch(() => ({ count: 0, resetInMs: 0 })),
-    },
+    failures: redis
+      ? {
+          // A Redis outage must not lock everybody out: count nothing and let requests through.
+          hit: (key) => failures.hit(key).catch(() => 0),
+          count: (key) => failures.count(key).catch(() => ({ count: 0, resetInMs: 0 })),
+        }
+      : failures,
     maxFailures: limits.authFailureMax,
   })
   await app.register(rateLimit, {

@@ -63,12 +63,18 @@ export class ApiKeyAuthenticator {
     this.#ttlMs = cacheTtlMs
   }
 
-  async authenticate(token: string): Promise<Principal | undefined> {
+  /** The principal of a key verified within the cache's TTL, without a promise; else undefined. */
+  cached(token: string): Principal | undefined {
+    if (this.#ttlMs === 0) return undefined
+    const entry = this.#cache.get(token)
     const now = Date.now()
-    if (this.#ttlMs > 0) {
-      const cached = this.#cache.get(token)
-      if (cached && cached.until > now && cached.expiresAtMs > now) return cached.principal
-    }
+    return entry && entry.until > now && entry.expiresAtMs > now ? entry.principal : undefined
+  }
+
+  async authenticate(token: string): Promise<Principal | undefined> {
+    const cached = this.cached(token)
+    if (cached) return cached
+    const now = Date.now()
     const parsed = parseApiKey(token)
     if (!parsed) return undefined
     const record = await findApiKey(this.#db, parsed.keyId)

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { ApiError } from '../http/errors.ts'
 import type { WindowCounter } from '../http/counters.ts'
@@ -59,23 +59,20 @@ export const authentication = fp(async (app: FastifyInstance, options: Authentic
     return options.jwt(cookie, 'cookie')
   }
 
-  app.decorateRequest('principal', null as unknown as Principal)
-  app.addHook('onRequest', async (request, reply) => {
-    if (request.routeOptions.config.public === true || request.is404) return
-    // The docs UI serves static assets; its routes are registered by @fastify/swagger-ui.
-    if (request.routeOptions.url?.startsWith('/docs')) return
+  /**
+   * The principal when it is known without waiting: the in-memory failure count is under the
+   * limit and the API key was verified within the cache's TTL. Most requests take this path,
+   * which allocates no promise; everything else goes through authenticate().
+   */
+  function knownPrincipal(request: FastifyRequest): Principal | undefined {
+    const header = request.headers.authorization
+    if (header === undefined || !options.failures.peek) return undefined
+    if (options.failures.peek(request.ip).count >= options.maxFailures) return undefined
+    const token = bearerToken(header)
+    return token === undefined || looksLikeJwt(token) ? undefined : apiKeys.cached(token)
+  }
 
-    const { count, resetInMs } = await options.failures.count(request.ip)
-    if (count >= options.maxFailures) {
-      reply.header('retry-after', String(Math.max(1, Math.ceil(resetInMs / 1000))))
-      throw new ApiError('rate_limited', { message: 'Too many failed authentication attempts; retry later.' })
-    }
-    const principal = await principalOf(request)
-    if (!principal) {
-      await options.failures.hit(request.ip)
-      reply.header('www-authenticate', 'Bearer')
-      throw new ApiError('unauthenticated')
-    }
+  function admit(request: FastifyRequest, reply: FastifyReply, principal: Principal): void {
     // A foreign page can make the browser send the cookie; only listed origins may write with it.
     if (principal.method === 'cookie' && !SAFE_METHODS.has(request.method)) {
       const origin = request.headers.origin
@@ -88,5 +85,38 @@ export const authentication = fp(async (app: FastifyInstance, options: Authentic
     // it. A child logger per request is measurable, so only when that line is written at all;
     // error lines name the principal themselves (error-handler.ts).
     if (WRITES_INFO.has(request.log.level)) request.log = reply.log = request.log.child({ principal: principal.subject })
+  }
+
+  async function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const { count, resetInMs } = await options.failures.count(request.ip)
+    if (count >= options.maxFailures) {
+      reply.header('retry-after', String(Math.max(1, Math.ceil(resetInMs / 1000))))
+      throw new ApiError('rate_limited', { message: 'Too many failed authentication attempts; retry later.' })
+    }
+    const principal = await principalOf(request)
+    if (!principal) {
+      await options.failures.hit(request.ip)
+      reply.header('www-authenticate', 'Bearer')
+      throw new ApiError('unauthenticated')
+    }
+    admit(request, reply, principal)
+  }
+
+  app.decorateRequest('principal', null as unknown as Principal)
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.routeOptions.config.public === true || request.is404) return done()
+    // The docs UI serves static assets; its routes are registered by @fastify/swagger-ui.
+    if (request.routeOptions.url?.startsWith('/docs')) return done()
+    const known = knownPrincipal(request)
+    if (known === undefined) {
+      authenticate(request, reply).then(() => done(), done)
+      return
+    }
+    try {
+      admit(request, reply, known)
+    } catch (error) {
+      return done(error as Error)
+    }
+    done()
   })
 })

@@ -7,6 +7,8 @@ import type { Redis } from 'ioredis'
 export interface WindowCounter {
   hit(key: string): Promise<number>
   count(key: string): Promise<{ count: number; resetInMs: number }>
+  /** `count` without a promise, for counters that can answer at once (in memory). */
+  peek?(key: string): { count: number; resetInMs: number }
 }
 
 export class MemoryWindowCounter implements WindowCounter {
@@ -38,6 +40,10 @@ export class MemoryWindowCounter implements WindowCounter {
   }
 
   async count(key: string): Promise<{ count: number; resetInMs: number }> {
+    return this.peek(key)
+  }
+
+  peek(key: string): { count: number; resetInMs: number } {
     const now = Date.now()
     const entry = this.#entries.get(key)
     if (!entry || entry.resetAt <= now) return { count: 0, resetInMs: 0 }

@@ -79,11 +79,13 @@ describe('rate limit per principal', () => {
   })
 })
 
-describe('failed authentication per client address', () => {
+// With the API-key cache on, verified keys skip the database (and every promise): the failure
+// limit must hold on that path too.
+for (const apiKeyCacheTtlMs of [0, 1000]) describe(`failed authentication per client address, API-key cache ${apiKeyCacheTtlMs} ms`, () => {
   let t: AuthApp
   let a: AuthOrg
   before(async () => {
-    t = await buildAuthApp({ security: { limits: { authFailureMax: 3, authFailureWindowMs: 1500 } } })
+    t = await buildAuthApp({ security: { apiKeyCacheTtlMs, limits: { authFailureMax: 3, authFailureWindowMs: 1500 } } })
     a = await t.newOrg('A')
   })
   after(() => t?.close())
