@@ -3,12 +3,12 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import cookie from '@fastify/cookie'
-import rateLimit from '@fastify/rate-limit'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { Redis } from 'ioredis'
 import { createJwtVerifier } from './auth/jwt.ts'
 import { defaultLimits, type LimitsConfig, type SecurityConfig } from './config.ts'
-import { MemoryWindowCounter, RedisWindowCounter } from './http/counters.ts'
+import { MemoryWindowCounter, RedisWindowCounter, type WindowCounter } from './http/counters.ts'
+import { rateLimit } from './http/rate-limit.ts'
 import { exceedsDepth } from './http/json-depth.ts'
 import { staticSecurityHeaders } from './http/security-headers.ts'
 import { authentication } from './auth/auth.hook.ts'
@@ -62,6 +62,15 @@ function rawErrorResponse(error: ApiError): string {
 }
 
 const DOCS_PREFIX = '/docs'
+
+/** A Redis outage must not lock everybody out: the counter then counts nothing. */
+function availableOrNothing(counter: WindowCounter): WindowCounter {
+  const nothing = { count: 0, resetInMs: 0 }
+  return {
+    hit: (key) => counter.hit(key).catch(() => nothing),
+    count: (key) => counter.count(key).catch(() => nothing),
+  }
+}
 
 /** Builds the whole application on an open, migrated database. The caller owns the database. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
@@ -186,27 +195,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     jwt: security.jwt ? createJwtVerifier(security.jwt, options.jwksFetch) : undefined,
     sessionCookie: security.sessionCookie ?? 'session',
     allowedOrigins: security.allowedOrigins ?? [],
-    failures: redis
-      ? {
-          // A Redis outage must not lock everybody out: count nothing and let requests through.
-          hit: (key) => failures.hit(key).catch(() => 0),
-          count: (key) => failures.count(key).catch(() => ({ count: 0, resetInMs: 0 })),
-        }
-      : failures,
+    failures: redis ? availableOrNothing(failures) : failures,
     maxFailures: limits.authFailureMax,
   })
   await app.register(rateLimit, {
-    global: true,
-    // After authentication, so each principal has its own budget.
-    hook: 'preHandler',
     max: limits.rateLimitMax,
-    timeWindow: limits.rateLimitWindowMs,
-    keyGenerator: (request) => (request.principal ? `p:${request.principal.subject}` : `ip:${request.ip}`),
-    allowList: (request) => request.routeOptions.config.public === true,
-    skipOnError: true,
-    ...(redis ? { redis, nameSpace: 'cr:ratelimit:' } : {}),
-    errorResponseBuilder: (_request, context) =>
-      new ApiError('rate_limited', { message: `Rate limit of ${context.max} requests per ${context.after} exceeded.` }),
+    windowMs: limits.rateLimitWindowMs,
+    counter: redis
+      ? availableOrNothing(new RedisWindowCounter(redis, limits.rateLimitWindowMs, 'cr:ratelimit:'))
+      : new MemoryWindowCounter(limits.rateLimitWindowMs),
   })
   await app.register(idempotency, { registry })
   await app.register(systemRoutes, { registry })

@@ -1,14 +1,23 @@
 import type { Redis } from 'ioredis'
 
+/** A key's events in its current window, and when that window ends. */
+export interface Window {
+  count: number
+  resetInMs: number
+}
+
 /**
  * Fixed-window counters for abuse limits, in memory (one replica) or in Redis (shared by all
- * replicas when REDIS_URL is set). `hit` counts one event; `count` reads without counting.
+ * replicas when REDIS_URL is set). `hit` counts one event and returns the window after it;
+ * `count` reads without counting.
  */
 export interface WindowCounter {
-  hit(key: string): Promise<number>
-  count(key: string): Promise<{ count: number; resetInMs: number }>
+  hit(key: string): Promise<Window>
+  count(key: string): Promise<Window>
+  /** `hit` without a promise, for counters that can answer at once (in memory). */
+  hitNow?(key: string): Window
   /** `count` without a promise, for counters that can answer at once (in memory). */
-  peek?(key: string): { count: number; resetInMs: number }
+  peek?(key: string): Window
 }
 
 export class MemoryWindowCounter implements WindowCounter {
@@ -35,15 +44,21 @@ export class MemoryWindowCounter implements WindowCounter {
     if (this.#entries.size >= 100_000) this.#entries.clear()
   }
 
-  async hit(key: string): Promise<number> {
-    return ++this.#entry(key, Date.now()).count
+  async hit(key: string): Promise<Window> {
+    return this.hitNow(key)
   }
 
-  async count(key: string): Promise<{ count: number; resetInMs: number }> {
+  hitNow(key: string): Window {
+    const now = Date.now()
+    const entry = this.#entry(key, now)
+    return { count: ++entry.count, resetInMs: entry.resetAt - now }
+  }
+
+  async count(key: string): Promise<Window> {
     return this.peek(key)
   }
 
-  peek(key: string): { count: number; resetInMs: number } {
+  peek(key: string): Window {
     const now = Date.now()
     const entry = this.#entries.get(key)
     if (!entry || entry.resetAt <= now) return { count: 0, resetInMs: 0 }
@@ -62,13 +77,14 @@ export class RedisWindowCounter implements WindowCounter {
     this.#prefix = prefix
   }
 
-  async hit(key: string): Promise<number> {
+  async hit(key: string): Promise<Window> {
     const k = this.#prefix + key
-    const [[, count]] = (await this.#redis.multi().incr(k).pexpire(k, this.#windowMs, 'NX').exec()) as [[unknown, number]]
-    return count
+    const replies = await this.#redis.multi().incr(k).pexpire(k, this.#windowMs, 'NX').pttl(k).exec()
+    const [[, count], , [, ttl]] = replies as [[unknown, number], unknown, [unknown, number]]
+    return { count, resetInMs: Math.max(ttl, 0) }
   }
 
-  async count(key: string): Promise<{ count: number; resetInMs: number }> {
+  async count(key: string): Promise<Window> {
     const k = this.#prefix + key
     const [[, raw], [, ttl]] = (await this.#redis.multi().get(k).pttl(k).exec()) as [[unknown, string | null], [unknown, number]]
     return { count: raw === null ? 0 : Number(raw), resetInMs: Math.max(ttl, 0) }

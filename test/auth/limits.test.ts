@@ -57,6 +57,14 @@ describe('rate limit per principal', () => {
       assert.ok(Number(res.headers['retry-after']) <= 2, 'Retry-After is within the window')
     }
     for (const res of burst.filter((r) => r.status !== 429)) assert.ok([200, 201].includes(res.status), res.raw.body)
+    // Every counted response says where the budget stands; the remaining counts are 2, 1, 0.
+    const remaining = burst.map((r) => Number(r.headers['x-ratelimit-remaining'])).sort()
+    assert.deepEqual(remaining, [0, 0, 0, 0, 1, 2])
+    for (const res of burst) {
+      assert.equal(res.headers['x-ratelimit-limit'], '3')
+      const reset = Number(res.headers['x-ratelimit-reset'])
+      assert.ok(Number.isInteger(reset) && reset >= 0 && reset <= 2, `x-ratelimit-reset ${String(res.headers['x-ratelimit-reset'])}`)
+    }
     // A write that was refused did nothing.
     const created = burst.filter((r) => r.status === 201).length
     assert.equal((await t.db.kysely.selectFrom('connectors').select('id').execute()).length, created)
@@ -65,8 +73,12 @@ describe('rate limit per principal', () => {
     assert.equal((await list(b)).status, 200)
     const second = await t.apiKey(a.id)
     assert.equal((await list(a, second.auth)).status, 200)
-    // Public routes are not limited.
-    for (let i = 0; i < 5; i++) assert.equal((await t.request({ method: 'GET', url: '/healthz' })).status, 200)
+    // Public routes are not limited, nor counted.
+    for (let i = 0; i < 5; i++) {
+      const health = await t.request({ method: 'GET', url: '/healthz' })
+      assert.equal(health.status, 200)
+      assert.equal(health.headers['x-ratelimit-limit'], undefined)
+    }
 
     assertRateLimited(await list(a), 'still limited')
     const limitedAt = Date.now()
