@@ -104,9 +104,11 @@ export const authentication = fp(async (app: FastifyInstance, options: Authentic
 
   app.decorateRequest('principal', null as unknown as Principal)
   app.addHook('onRequest', (request, reply, done) => {
-    if (request.routeOptions.config.public === true || request.is404) return done()
+    if (request.is404) return done()
+    // A getter that builds a new object on every access: read once.
+    const route = request.routeOptions
     // The docs UI serves static assets; its routes are registered by @fastify/swagger-ui.
-    if (request.routeOptions.url?.startsWith('/docs')) return done()
+    if (route.config.public === true || route.url?.startsWith('/docs')) return done()
     const known = knownPrincipal(request)
     if (known === undefined) {
       authenticate(request, reply).then(() => done(), done)
