@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis'
 
 /** A key's events in its current window, and when that window ends. */
-export interface Window {
+export interface CounterWindow {
   count: number
   resetInMs: number
 }
@@ -12,12 +12,12 @@ export interface Window {
  * `count` reads without counting.
  */
 export interface WindowCounter {
-  hit(key: string): Promise<Window>
-  count(key: string): Promise<Window>
+  hit(key: string): Promise<CounterWindow>
+  count(key: string): Promise<CounterWindow>
   /** `hit` without a promise, for counters that can answer at once (in memory). */
-  hitNow?(key: string): Window
+  hitNow?(key: string): CounterWindow
   /** `count` without a promise, for counters that can answer at once (in memory). */
-  peek?(key: string): Window
+  peek?(key: string): CounterWindow
 }
 
 export class MemoryWindowCounter implements WindowCounter {
@@ -44,21 +44,21 @@ export class MemoryWindowCounter implements WindowCounter {
     if (this.#entries.size >= 100_000) this.#entries.clear()
   }
 
-  async hit(key: string): Promise<Window> {
+  async hit(key: string): Promise<CounterWindow> {
     return this.hitNow(key)
   }
 
-  hitNow(key: string): Window {
+  hitNow(key: string): CounterWindow {
     const now = Date.now()
     const entry = this.#entry(key, now)
     return { count: ++entry.count, resetInMs: entry.resetAt - now }
   }
 
-  async count(key: string): Promise<Window> {
+  async count(key: string): Promise<CounterWindow> {
     return this.peek(key)
   }
 
-  peek(key: string): Window {
+  peek(key: string): CounterWindow {
     const now = Date.now()
     const entry = this.#entries.get(key)
     if (!entry || entry.resetAt <= now) return { count: 0, resetInMs: 0 }
@@ -77,14 +77,14 @@ export class RedisWindowCounter implements WindowCounter {
     this.#prefix = prefix
   }
 
-  async hit(key: string): Promise<Window> {
+  async hit(key: string): Promise<CounterWindow> {
     const k = this.#prefix + key
     const replies = await this.#redis.multi().incr(k).pexpire(k, this.#windowMs, 'NX').pttl(k).exec()
     const [[, count], , [, ttl]] = replies as [[unknown, number], unknown, [unknown, number]]
     return { count, resetInMs: Math.max(ttl, 0) }
   }
 
-  async count(key: string): Promise<Window> {
+  async count(key: string): Promise<CounterWindow> {
     const k = this.#prefix + key
     const [[, raw], [, ttl]] = (await this.#redis.multi().get(k).pttl(k).exec()) as [[unknown, string | null], [unknown, number]]
     return { count: raw === null ? 0 : Number(raw), resetInMs: Math.max(ttl, 0) }

@@ -1,12 +1,13 @@
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Principal } from '../auth/principal.ts'
-import type { Window, WindowCounter } from './counters.ts'
+import type { CounterWindow, WindowCounter } from './counters.ts'
 import { ApiError } from './errors.ts'
 
 export interface RateLimitOptions {
-  /** Requests per principal and window; the window is the counter's. */
+  /** Requests per principal and window. */
   max: number
+  /** The counter's window, for the 429 message. */
   windowMs: number
   counter: WindowCounter
 }
@@ -28,7 +29,7 @@ export const rateLimit = fp(async (app: FastifyInstance, { max, windowMs, counte
   const limit = String(max)
   const message = `Rate limit of ${max} requests per ${windowMs / 1000} s exceeded.`
 
-  function apply(reply: FastifyReply, window: Window): ApiError | undefined {
+  function apply(reply: FastifyReply, window: CounterWindow): ApiError | undefined {
     const resetSeconds = Math.ceil(window.resetInMs / 1000)
     reply.header('x-ratelimit-limit', limit)
     reply.header('x-ratelimit-remaining', String(Math.max(0, max - window.count)))
