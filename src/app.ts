@@ -63,7 +63,7 @@ function rawErrorResponse(error: ApiError): string {
 
 const DOCS_PREFIX = '/docs'
 
-/** A Redis outage must not lock everybody out: the counter then counts nothing. */
+/** A Redis outage must not lock everybody out of authentication: the counter then counts nothing. */
 function availableOrNothing(counter: WindowCounter): WindowCounter {
   const nothing = { count: 0, resetInMs: 0 }
   return {
@@ -201,8 +201,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(rateLimit, {
     max: limits.rateLimitMax,
     windowMs: limits.rateLimitWindowMs,
+    // The hook itself lets requests through when the counter fails (a Redis outage).
     counter: redis
-      ? availableOrNothing(new RedisWindowCounter(redis, limits.rateLimitWindowMs, 'cr:ratelimit:'))
+      ? new RedisWindowCounter(redis, limits.rateLimitWindowMs, 'cr:ratelimit:')
       : new MemoryWindowCounter(limits.rateLimitWindowMs),
   })
   await app.register(idempotency, { registry })

@@ -192,6 +192,28 @@ describe('counters in Redis are shared by replicas', () => {
   })
 })
 
+describe('an unreachable Redis blocks nobody', () => {
+  let t: AuthApp
+  let org: AuthOrg
+  before(async () => {
+    // Nothing listens on port 1: every counter command fails at once (no offline queue).
+    t = await buildAuthApp({ security: { redisUrl: 'redis://127.0.0.1:1', limits: { rateLimitMax: 1, authFailureMax: 1 } } })
+    org = await t.newOrg('no-redis')
+  })
+  after(() => t?.close())
+
+  test('requests over both limits still go through, without rate-limit headers', async () => {
+    const list = (headers: Record<string, string>) => t.request({ method: 'GET', url: `/o/${org.id}/connectors`, headers })
+    for (let i = 0; i < 3; i++) {
+      const res = await list(org.auth)
+      assert.equal(res.status, 200, res.raw.body)
+      assert.equal(res.headers['x-ratelimit-limit'], undefined)
+    }
+    for (let i = 0; i < 3; i++) assert.equal((await list({ authorization: 'Bearer not-a-key' })).status, 401)
+    assert.equal((await list(org.auth)).status, 200)
+  })
+})
+
 describe('expired and revoked API keys', () => {
   let t: AuthApp
   let cached: AuthApp
