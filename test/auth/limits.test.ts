@@ -57,7 +57,7 @@ describe('rate limit per principal', () => {
       assert.ok(Number(res.headers['retry-after']) <= 2, 'Retry-After is within the window')
     }
     for (const res of burst.filter((r) => r.status !== 429)) assert.ok([200, 201].includes(res.status), res.raw.body)
-    // Every counted response says where the budget stands; the remaining counts are 2, 1, 0.
+    // Every counted response says where the budget stands: 2, 1, 0 left, then 0 for the refused.
     const remaining = burst.map((r) => Number(r.headers['x-ratelimit-remaining'])).sort()
     assert.deepEqual(remaining, [0, 0, 0, 0, 1, 2])
     for (const res of burst) {
