@@ -1,6 +1,7 @@
 import { sql, type Expression, type Selectable, type SqlBool } from 'kysely'
 import type { Db } from '../db/database.ts'
 import { prepared } from '../db/prepared.ts'
+import { remembered } from '../db/read-memo.ts'
 import type { ConnectorsTable } from '../db/schema.ts'
 import type { KeysetSource, SortKey } from '../http/pagination.ts'
 import type { AuthSchemeConfig } from './auth-scheme.schemas.ts'
@@ -132,10 +133,15 @@ const revisionQuery = prepared(({ kysely }, p: { organisationId: string; id: str
   kysely.selectFrom('connectors').select('revision').where('id', '=', p.id).where('organisation_id', '=', p.organisationId),
 )
 
-/** The connector's revision; undefined when the organisation has no such connector. */
-export async function connectorRevision(db: Db, organisationId: string, id: string): Promise<number | undefined> {
-  const [row] = await revisionQuery(db, { organisationId, id })
-  return row?.revision
+/**
+ * The connector's revision; undefined when the organisation has no such connector. Every cached
+ * read starts here; on SQLite it is remembered until the database may have changed (read-memo.ts).
+ */
+export function connectorRevision(db: Db, organisationId: string, id: string): Promise<number | undefined> {
+  return remembered(db, `revision:${organisationId}:${id}`, async () => {
+    const [row] = await revisionQuery(db, { organisationId, id })
+    return row?.revision
+  })
 }
 
 export async function findConnector(db: Db, organisationId: string, id: string): Promise<ConnectorRecord | undefined> {

@@ -6,6 +6,7 @@ import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, type SqliteDatab
 import type { Database } from './schema.ts'
 import { postgresDialect, sqliteDialect, type Dialect } from './dialect.ts'
 import { COMMIT, MAX_WRITE_ATTEMPTS, pauseBeforeRetry, ROLLBACK } from './transaction-control.ts'
+import { ReadMemo } from './read-memo.ts'
 import { WriteBatcher } from './write-batcher.ts'
 
 export interface Db {
@@ -16,6 +17,8 @@ export interface Db {
   close(): Promise<void>
   /** SQLite: write transactions that queue up together share one commit (see write-batcher.ts). */
   writes?: WriteBatcher | undefined
+  /** SQLite: values read, reused until the database may have changed (read-memo.ts). */
+  memo?: ReadMemo | undefined
 }
 
 export interface DatabaseOptions {
@@ -48,31 +51,46 @@ export function openDatabase(options: DatabaseOptions): Db {
   sqlite.pragma('foreign_keys = ON')
   // WAL + NORMAL survives a process crash (kill -9) without losing committed transactions.
   sqlite.pragma('synchronous = NORMAL')
-  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) })
-  const db: Db = { kysely, dialect: sqliteDialect, location: file, close: () => kysely.destroy() }
+  const dataVersion = sqlite.prepare('pragma data_version').pluck()
+  const memo = new ReadMemo(READ_MEMO_ENTRIES, () => dataVersion.get() as number)
+  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite, memo) }) })
+  const db: Db = { kysely, dialect: sqliteDialect, location: file, close: () => kysely.destroy(), memo }
   db.writes = new WriteBatcher(db, { maxBatch: WRITE_BATCH_MAX, maxAttempts: MAX_WRITE_ATTEMPTS, isTransient: sqliteDialect.isTransient })
   return db
 }
 
 const STATEMENT_CACHE_SIZE = 500
+const READ_MEMO_ENTRIES = 10_000
+
+interface CachedStatement {
+  statement: SQLite.Statement
+  /** May write (SQLite's own verdict) or undo writes (ROLLBACK, which SQLite counts as read-only). */
+  changes: boolean
+}
 
 /**
  * Kysely prepares every query anew, and compiling SQL was the largest single cost of a request
  * (benchmarks: a fifth of the CPU). Compiled statements are reused per SQL text; the oldest is
  * evicted beyond the limit (hot statements come straight back, and a hit stays a single map
  * lookup); a statement still iterating (streamed) is never handed out twice.
+ *
+ * Kysely's driver prepares right before it runs, so this is also where the read memo learns
+ * of every statement of this connection that may change the database.
  */
-function withStatementCache(sqlite: SQLite.Database): SqliteDatabase {
-  const cache = new Map<string, SQLite.Statement>()
+function withStatementCache(sqlite: SQLite.Database, memo: ReadMemo): SqliteDatabase {
+  const cache = new Map<string, CachedStatement>()
   return {
     close: () => sqlite.close(),
     prepare(sqlText: string) {
-      const cached = cache.get(sqlText)
-      if (cached && !cached.busy) return cached
-      const statement = sqlite.prepare(sqlText)
-      cache.set(sqlText, statement)
-      if (cache.size > STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value!)
-      return statement
+      let cached = cache.get(sqlText)
+      if (!cached || cached.statement.busy) {
+        const statement = sqlite.prepare(sqlText)
+        cached = { statement, changes: !statement.readonly || /^\s*rollback\b/i.test(sqlText) }
+        cache.set(sqlText, cached)
+        if (cache.size > STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value!)
+      }
+      if (cached.changes) memo.changed()
+      return cached.statement
     },
   }
 }

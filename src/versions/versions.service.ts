@@ -122,7 +122,8 @@ export async function createVersion(
 
 /**
  * GetConnectorVersion. The body is cached per connector revision, which moves with every change
- * to any version, the pointers or content: a hit costs one indexed read of the revision.
+ * to any version, the pointers or content: a hit costs one indexed read of the revision, and
+ * on SQLite not even that while the database has not changed (read-memo.ts).
  */
 export async function getVersion(registry: Registry, principal: Principal, target: VersionTarget): Promise<Representation> {
   authorize(principal, target.organisationId, 'read')
