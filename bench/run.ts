@@ -298,7 +298,7 @@ function addScaleRatios(catalogues: CatalogueResult[]): void {
   }
 }
 
-/** Warm-up of the rounds after the first: the server is warm, the connections are new. */
+/** Warm-up of a scenario's later runs: the server is warm, the connections are new. */
 const REWARM_S = 1
 
 /**
