@@ -18,8 +18,8 @@ interface Entry {
  *
  * Why: on the read paths a cached response costs one indexed read of the connector's revision,
  * and through Kysely that read was the largest single cost left in the profile of a version read;
- * `pragma data_version` is a third cheaper than the read itself and skips Kysely's machinery.
- * PostgreSQL has no such signal across replicas, so it reads every time.
+ * `pragma data_version` costs 1.8 µs against 3.0 µs for the read itself (a tight loop) and skips
+ * Kysely's machinery. PostgreSQL has no such signal across replicas, so it reads every time.
  */
 export class ReadMemo {
   readonly #entries = new Map<string, Entry>()
