@@ -17,6 +17,8 @@ async function withDatabase<T>(work: (db: Db, config: Config) => Promise<T>, opt
     databaseUrl: config.databaseUrl,
     poolMax: config.databasePoolMax,
     sqliteFile: sqliteFileIn(config.dataDir),
+    // One command's few writes: SQLite's own checkpoint at close is enough.
+    backgroundCheckpoints: false,
   })
   try {
     if (options.migrate !== false) await migrateToLatest(db)

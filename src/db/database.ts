@@ -6,6 +6,7 @@ import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, type SqliteDatab
 import type { Database } from './schema.ts'
 import { postgresDialect, sqliteDialect, type Dialect } from './dialect.ts'
 import { COMMIT, MAX_WRITE_ATTEMPTS, pauseBeforeRetry, ROLLBACK } from './transaction-control.ts'
+import { Checkpointer, FALLBACK_AUTOCHECKPOINT_PAGES } from './checkpointer.ts'
 import { ReadMemo } from './read-memo.ts'
 import { WriteBatcher } from './write-batcher.ts'
 
@@ -26,6 +27,11 @@ export interface DatabaseOptions {
   databaseUrl?: string | undefined
   poolMax?: number
   sqliteFile?: string
+  /**
+   * SQLite: checkpoint the WAL on a worker thread instead of inside a request's COMMIT
+   * (checkpointer.ts). Default on for a database file; short-lived commands turn it off.
+   */
+  backgroundCheckpoints?: boolean
 }
 
 export function sqliteFileIn(dataDir: string): string {
@@ -53,10 +59,28 @@ export function openDatabase(options: DatabaseOptions): Db {
   sqlite.pragma('synchronous = NORMAL')
   const dataVersion = sqlite.prepare('pragma data_version').pluck()
   const memo = new ReadMemo(READ_MEMO_ENTRIES, () => dataVersion.get() as number)
-  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite, memo) }) })
-  const db: Db = { kysely, dialect: sqliteDialect, location: file, close: () => kysely.destroy(), memo }
+  const checkpointer = file !== ':memory:' && options.backgroundCheckpoints !== false ? startCheckpointer(sqlite, file) : undefined
+  const changed = checkpointer
+    ? () => {
+        memo.changed()
+        checkpointer.wrote()
+      }
+    : () => memo.changed()
+  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite, changed) }) })
+  const close = async () => {
+    // The worker's connection closes first, so the server's is the last one and removes the WAL.
+    await checkpointer?.stop()
+    await kysely.destroy()
+  }
+  const db: Db = { kysely, dialect: sqliteDialect, location: file, close, memo }
   db.writes = new WriteBatcher(db, { maxBatch: WRITE_BATCH_MAX, maxAttempts: MAX_WRITE_ATTEMPTS, isTransient: sqliteDialect.isTransient })
   return db
+}
+
+function startCheckpointer(sqlite: SQLite.Database, file: string): Checkpointer {
+  sqlite.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`)
+  // Without the worker, SQLite's own checkpoints take over again at their usual size.
+  return new Checkpointer(file, () => sqlite.open && sqlite.pragma('wal_autocheckpoint = 1000'))
 }
 
 const STATEMENT_CACHE_SIZE = 500
@@ -74,10 +98,11 @@ interface CachedStatement {
  * evicted beyond the limit (hot statements come straight back, and a hit stays a single map
  * lookup); a statement still iterating (streamed) is never handed out twice.
  *
- * Kysely's driver prepares right before it runs, so this is also where the read memo learns
- * of every statement of this connection that may change the database.
+ * Kysely's driver prepares right before it runs, so this is also where the read memo (and the
+ * background checkpointer) learn of every statement of this connection that may change the
+ * database: `changed` runs before each.
  */
-function withStatementCache(sqlite: SQLite.Database, memo: ReadMemo): SqliteDatabase {
+function withStatementCache(sqlite: SQLite.Database, changed: () => void): SqliteDatabase {
   const cache = new Map<string, CachedStatement>()
   return {
     close: () => sqlite.close(),
@@ -89,7 +114,7 @@ function withStatementCache(sqlite: SQLite.Database, memo: ReadMemo): SqliteData
         cache.set(sqlText, cached)
         if (cache.size > STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value!)
       }
-      if (cached.changes) memo.changed()
+      if (cached.changes) changed()
       return cached.statement
     },
   }

@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import SQLite from 'better-sqlite3'
+import { Checkpointer } from '../../src/db/checkpointer.ts'
+import { buildTestApp, createConnector, createVersion, type TestApp } from '../helpers/app.ts'
+import { testDialect } from '../helpers/database.ts'
+
+/**
+ * Reads a value from the database file alone, as it would be without its WAL: a copy of the
+ * file, opened without the -wal file next to it, sees only what a checkpoint has copied back.
+ */
+function readFromFileWithoutWal(file: string, query: string, ...params: unknown[]): unknown {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cr-ckpt-'))
+  try {
+    const copy = path.join(dir, 'copy.db')
+    fs.copyFileSync(file, copy)
+    const db = new SQLite(copy, { readonly: true })
+    try {
+      return db.prepare(query).pluck().get(...params)
+    } finally {
+      db.close()
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+async function eventually(check: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (check()) return true
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+  return check()
+}
+
+describe('background checkpoints', { skip: testDialect !== 'sqlite' && 'SQLite only' }, () => {
+  let t: TestApp
+  let connectorId: string
+  const versionPath = () => `/o/${t.org.id}/connectors/${connectorId}/versions/v1`
+  const storedDescription = () =>
+    readFromFileWithoutWal(t.db.location, 'select description from connector_versions where connector_id = ? and name = ?', connectorId, 'v1')
+
+  before(async () => {
+    t = await buildTestApp()
+    connectorId = (await createConnector(t)).id
+    await createVersion(t, connectorId, 'v1')
+  })
+  after(async () => {
+    await t.close()
+  })
+
+  test('a write reaches the database file without waiting for the WAL to fill', async () => {
+    // A handful of pages: far below SQLite's own automatic checkpoint (1,000 pages, here 4,000),
+    // so only the worker copies it back.
+    const res = await t.request({ method: 'PUT', url: versionPath(), payload: { name: 'v1', description: 'checkpointed' } })
+    assert.equal(res.status, 200)
+    assert.ok(await eventually(() => storedDescription() === 'checkpointed', 3000), 'the write is still only in the WAL')
+    const again = await t.request({ method: 'PUT', url: versionPath(), payload: { name: 'v1', description: 'and again' } })
+    assert.equal(again.status, 200)
+    assert.ok(await eventually(() => storedDescription() === 'and again', 3000), 'later writes are checkpointed too')
+  })
+
+  test('a worker that cannot open the database reports it, so SQLite checkpoints as usual', async () => {
+    // The worker is unreferenced (it never keeps a process alive): the timer keeps this test's.
+    let timer: NodeJS.Timeout | undefined
+    const failed = await new Promise<boolean>((resolve) => {
+      new Checkpointer(path.join(os.tmpdir(), 'cr-no-such-dir', 'missing.db'), () => resolve(true))
+      timer = setTimeout(() => resolve(false), 5000)
+    })
+    clearTimeout(timer)
+    assert.equal(failed, true)
+  })
+
+  test('stop() waits for the worker to close its connection, and is safe to repeat', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cr-ckpt-'))
+    const file = path.join(dir, 'x.db')
+    const db = new SQLite(file)
+    db.pragma('journal_mode = WAL')
+    db.exec('create table t (x)')
+    const checkpointer = new Checkpointer(file, () => assert.fail('the worker failed'))
+    db.prepare('insert into t values (1)').run()
+    checkpointer.wrote()
+    assert.ok(await eventually(() => checkpointer.checkpoints > 0, 3000), 'no checkpoint ran')
+    await checkpointer.stop()
+    await checkpointer.stop()
+    db.close()
+    // The last connection to close removes the WAL: the worker's is closed too.
+    assert.equal(fs.existsSync(`${file}-wal`), false)
+    fs.rmSync(dir, { recursive: true, force: true })
+  })
+})
