@@ -64,7 +64,7 @@ describe('background checkpoints', { skip: testDialect !== 'sqlite' && 'SQLite o
     assert.ok(await eventually(() => storedDescription() === 'and again', 3000), 'later writes are checkpointed too')
   })
 
-  test('a worker that cannot open the database reports it, so SQLite checkpoints as usual', async () => {
+  test('a worker that cannot open its database reports the failure (openDatabase then restores SQLite\'s own checkpoints)', async () => {
     // The worker is unreferenced (it never keeps a process alive): the timer keeps this test's.
     let timer: NodeJS.Timeout | undefined
     const failed = await new Promise<boolean>((resolve) => {
