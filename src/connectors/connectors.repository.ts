@@ -176,7 +176,8 @@ const touchQuery = prepared((db, p: { id: string }) =>
 /**
  * Marks the connector changed: its updatedAt and revision move with every change to it, its
  * labels, its versions, their pointers or their content. Every such write calls this (or
- * updateConnector) in its transaction; the cached representations depend on it.
+ * updateConnector, or does the same as updateVersionIfCurrent does) in its transaction; the
+ * cached representations and UpdateConnectorVersion's compare-and-set depend on it.
  */
 export async function touchConnector(db: Db, id: string): Promise<void> {
   await touchQuery(db, { id })

@@ -16,6 +16,11 @@ export interface Dialect {
   /** Statement opening a write transaction. */
   beginWrite: string
   /**
+   * WITH may hold UPDATE … RETURNING (PostgreSQL), so dependent writes can be one statement: one
+   * round trip, atomic without a transaction. SQLite's WITH holds only SELECTs.
+   */
+  writesInWith: boolean
+  /**
    * Takes the per-connector write lock inside a write transaction and tells whether the
    * connector exists in the organisation. SQLite's BEGIN IMMEDIATE already holds the database
    * write lock; PostgreSQL locks the connector row, serialising writers of one connector.
@@ -94,6 +99,7 @@ export const sqliteDialect: Dialect = {
   now: () => sql<string>`strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`,
   // IMMEDIATE takes the write lock up front, so two writers never deadlock upgrading a read lock.
   beginWrite: 'begin immediate',
+  writesInWith: false,
   async lockConnector(tx, organisationId, connectorId) {
     return (await connectorExists(tx, { organisationId, connectorId })).length > 0
   },
@@ -162,6 +168,7 @@ export const postgresDialect: Dialect = {
   // and could straddle a millisecond). It still advances from one statement to the next.
   now: () => sql<string>`to_char(statement_timestamp() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`,
   beginWrite: 'begin',
+  writesInWith: true,
   async lockConnector(tx, organisationId, connectorId) {
     return (await lockConnectorRow(tx, { organisationId, connectorId })).length > 0
   },

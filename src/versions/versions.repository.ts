@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely'
+import type { ExpressionBuilder, Kysely, Selectable } from 'kysely'
 import type { Db } from '../db/database.ts'
 import { prepared } from '../db/prepared.ts'
 import type { Database } from '../db/schema.ts'
@@ -191,34 +191,99 @@ interface VersionChanges {
   published?: boolean
 }
 
+type ChangeShape = { name: boolean; description: boolean; published: boolean | undefined }
+
+function shapeOf(changes: VersionChanges): ChangeShape {
+  return { name: changes.name !== undefined, description: changes.description !== undefined, published: changes.published }
+}
+
+function shapeKey(shape: ChangeShape): string {
+  return `${shape.name}/${shape.description}/${shape.published}`
+}
+
+/** The SET of a version UPDATE: the changed fields, and updatedAt and the revision, which always move. */
+function versionSet(db: Db, shape: ChangeShape, p: { name: string; description: string | null }) {
+  return (eb: ExpressionBuilder<Database, 'connector_versions'>) => ({
+    ...(shape.name ? { name: p.name } : {}),
+    ...(shape.description ? { description: p.description } : {}),
+    ...(shape.published !== undefined ? { published_at: shape.published ? db.dialect.now() : null } : {}),
+    updated_at: db.dialect.now(),
+    revision: eb('revision', '+', 1),
+  })
+}
+
 /** One prepared UPDATE per combination of changed fields (see prepared.ts). */
 const updateQueries = new Map<string, ReturnType<typeof updateQuery>>()
 
-function updateQuery(shape: { name: boolean; description: boolean; published: boolean | undefined }) {
+function updateQuery(shape: ChangeShape) {
   return prepared((db, p: { id: string; name: string; description: string | null }) =>
-    db.kysely
-      .updateTable('connector_versions')
-      .set((eb) => ({
-        ...(shape.name ? { name: p.name } : {}),
-        ...(shape.description ? { description: p.description } : {}),
-        ...(shape.published !== undefined ? { published_at: shape.published ? db.dialect.now() : null } : {}),
-        updated_at: db.dialect.now(),
-        revision: eb('revision', '+', 1),
-      }))
-      .where('id', '=', p.id)
-      .returningAll(),
+    db.kysely.updateTable('connector_versions').set(versionSet(db, shape, p)).where('id', '=', p.id).returningAll(),
   )
 }
 
 /** Applies the changes; updatedAt and the revision move even when nothing else does (content changes). */
 export async function updateVersion(db: Db, id: string, changes: VersionChanges): Promise<VersionRecord> {
-  const shape = { name: changes.name !== undefined, description: changes.description !== undefined, published: changes.published }
-  const key = `${shape.name}/${shape.description}/${shape.published}`
+  const shape = shapeOf(changes)
+  const key = shapeKey(shape)
   let query = updateQueries.get(key)
   if (!query) updateQueries.set(key, (query = updateQuery(shape)))
   const [row] = await query(db, { id, name: changes.name ?? '', description: changes.description ?? null })
   if (!row) throw new Error(`version ${id} vanished inside its write transaction`)
   return toRecord(row)
+}
+
+const updateIfCurrentQueries = new Map<string, ReturnType<typeof updateIfCurrentQuery>>()
+
+/**
+ * The connector's compare-and-set and the version's UPDATE as one statement. The
+ * version is updated only if the WITH's UPDATE returned the connector, and both use one
+ * statement_timestamp(), so the connector's updatedAt equals the version's.
+ */
+function updateIfCurrentQuery(shape: ChangeShape) {
+  return prepared(
+    (db, p: { id: string; connectorId: string; expectedRevision: number; name: string; description: string | null }) =>
+      db.kysely
+        .with('touched', (qc) =>
+          qc
+            .updateTable('connectors')
+            .set((eb) => ({ updated_at: db.dialect.now(), revision: eb('revision', '+', 1) }))
+            .where('id', '=', p.connectorId)
+            .where('revision', '=', p.expectedRevision)
+            .returning('id'),
+        )
+        .updateTable('connector_versions')
+        .set(versionSet(db, shape, p))
+        .where('id', '=', p.id)
+        .where('connector_id', 'in', (eb) => eb.selectFrom('touched').select('touched.id'))
+        .returningAll(),
+  )
+}
+
+/**
+ * Applies the changes to a version of the connector and marks the connector changed (as
+ * touchConnector does), only if the connector's revision is still `expectedRevision`: nothing
+ * about its versions, pointers or content has changed since it was read. Undefined, with nothing
+ * written, when the revision moved or the connector is gone. One statement, so one round trip and
+ * atomic without a transaction: only where a WITH may write (Dialect.writesInWith).
+ */
+export async function updateVersionIfCurrent(
+  db: Db,
+  target: { connectorId: string; expectedRevision: number; versionId: string },
+  changes: VersionChanges,
+): Promise<VersionRecord | undefined> {
+  if (!db.dialect.writesInWith) throw new Error(`updateVersionIfCurrent needs a WITH that may write; ${db.dialect.name} has none`)
+  const shape = shapeOf(changes)
+  const key = shapeKey(shape)
+  let query = updateIfCurrentQueries.get(key)
+  if (!query) updateIfCurrentQueries.set(key, (query = updateIfCurrentQuery(shape)))
+  const [row] = await query(db, {
+    id: target.versionId,
+    connectorId: target.connectorId,
+    expectedRevision: target.expectedRevision,
+    name: changes.name ?? '',
+    description: changes.description ?? null,
+  })
+  return row && toRecord(row)
 }
 
 export async function deleteVersion(db: Db, id: string): Promise<void> {
