@@ -120,8 +120,25 @@ export async function findConnectorHeads(db: Db, ids: readonly string[]): Promis
   return (await db.kysely.selectFrom('connectors').selectAll().where('id', 'in', ids).execute()).map(toHead)
 }
 
+/** Every column, spelled out: a prepared statement must not select `*` (pg-statements.ts); toHead's type keeps it complete. */
+const CONNECTOR_COLUMNS = [
+  'id',
+  'organisation_id',
+  'name',
+  'protocol',
+  'base_url',
+  'is_public',
+  'documentation_url',
+  'image_url',
+  'auth_scheme_configs',
+  'connection_variables',
+  'created_at',
+  'updated_at',
+  'revision',
+] as const
+
 const headQuery = prepared(({ kysely }, p: { organisationId: string; id: string }) =>
-  kysely.selectFrom('connectors').selectAll().where('id', '=', p.id).where('organisation_id', '=', p.organisationId),
+  kysely.selectFrom('connectors').select(CONNECTOR_COLUMNS).where('id', '=', p.id).where('organisation_id', '=', p.organisationId),
 )
 
 export async function findConnectorHead(db: Db, organisationId: string, id: string): Promise<ConnectorHead | undefined> {

@@ -7,6 +7,7 @@ import type { Database } from './schema.ts'
 import { postgresDialect, sqliteDialect, type Dialect } from './dialect.ts'
 import { COMMIT, MAX_WRITE_ATTEMPTS, pauseBeforeRetry, ROLLBACK } from './transaction-control.ts'
 import { Checkpointer, FALLBACK_AUTOCHECKPOINT_PAGES } from './checkpointer.ts'
+import { withNamedStatements } from './pg-statements.ts'
 import { ReadMemo } from './read-memo.ts'
 import { WriteBatcher } from './write-batcher.ts'
 
@@ -43,7 +44,7 @@ export function openDatabase(options: DatabaseOptions): Db {
     const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolMax ?? 10 })
     // An idle client losing its connection must not crash the process; the pool replaces it.
     pool.on('error', () => {})
-    const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+    const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool: withNamedStatements(pool) }) })
     const url = new URL(options.databaseUrl)
     url.password = ''
     return { kysely, dialect: postgresDialect, location: url.toString(), close: () => kysely.destroy() }

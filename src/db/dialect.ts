@@ -1,5 +1,6 @@
 import { PostgresAdapter, sql, type Kysely, type RawBuilder } from 'kysely'
 import type { Db } from './database.ts'
+import { isStaleStatement } from './pg-statements.ts'
 import { prepared } from './prepared.ts'
 import type { ConnectorsTable } from './schema.ts'
 
@@ -177,7 +178,8 @@ export const postgresDialect: Dialect = {
   },
   isTransient: (error) => {
     const code = errorCode(error)
-    return code === '40001' || code === '40P01'
+    // A prepared statement outdated by another replica's migration runs unnamed when retried.
+    return code === '40001' || code === '40P01' || isStaleStatement(error)
   },
   isUniqueViolation: (error) => errorCode(error) === '23505',
   connectorsNamed(text) {

@@ -1,6 +1,7 @@
 import { CompiledQuery, type Compilable } from 'kysely'
 import type { Db } from './database.ts'
 import type { DialectName } from './dialect.ts'
+import { nameStatement } from './pg-statements.ts'
 
 const SLOT_PREFIX = '\u0000prepared-slot:'
 
@@ -19,7 +20,8 @@ interface Plan {
  * query builds its Kysely query once with placeholder values, remembers which compiled
  * parameter each placeholder became, and afterwards only swaps the values. It stays fully
  * Kysely-typed: `build` is ordinary query-builder code; only its shape must not depend on the
- * values (branch into separate prepared queries instead).
+ * values (branch into separate prepared queries instead). On PostgreSQL the statement is also
+ * prepared on the server, once per connection (pg-statements.ts).
  */
 export function prepared<P extends Record<string, string | number | null>, Row>(
   build: (db: Db, params: P) => Compilable<Row>,
@@ -44,6 +46,7 @@ export function prepared<P extends Record<string, string | number | null>, Row>(
         throw new Error(`prepared query: parameter "${key}" was not compiled into a bound parameter`)
       }
     }
+    if (db.dialect.name === 'postgres') nameStatement(compiled.sql)
     return { sql: compiled.sql, slots }
   }
 

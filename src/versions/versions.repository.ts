@@ -13,6 +13,12 @@ export interface VersionRecord extends VersionState {
   revision: number
 }
 
+/**
+ * Every column, spelled out for the prepared queries: a named statement on PostgreSQL must not
+ * select `*` (pg-statements.ts). toRecord's parameter type keeps the list complete.
+ */
+const VERSION_COLUMNS = ['id', 'connector_id', 'name', 'description', 'published_at', 'created_at', 'updated_at', 'revision'] as const
+
 function toRecord(row: Selectable<ConnectorVersionsTable>): VersionRecord {
   return {
     id: row.id,
@@ -217,7 +223,7 @@ const updateQueries = new Map<string, ReturnType<typeof updateQuery>>()
 
 function updateQuery(shape: ChangeShape) {
   return prepared((db, p: { id: string; name: string; description: string | null }) =>
-    db.kysely.updateTable('connector_versions').set(versionSet(db, shape, p)).where('id', '=', p.id).returningAll(),
+    db.kysely.updateTable('connector_versions').set(versionSet(db, shape, p)).where('id', '=', p.id).returning(VERSION_COLUMNS),
   )
 }
 
@@ -255,7 +261,7 @@ function updateIfCurrentQuery(shape: ChangeShape) {
         .set(versionSet(db, shape, p))
         .where('id', '=', p.id)
         .where('connector_id', 'in', (eb) => eb.selectFrom('touched').select('touched.id'))
-        .returningAll(),
+        .returning(VERSION_COLUMNS),
   )
 }
 
@@ -332,7 +338,7 @@ type VersionPageParams = { connectorId: string; limit: number; updatedAt: string
 function versionPageQuery(side: Anchor['side'] | undefined) {
   const order = side === 'before' ? reversed(VERSION_ORDER) : VERSION_ORDER
   return prepared(({ kysely }, p: VersionPageParams) => {
-    let query = kysely.selectFrom('connector_versions').selectAll().where('connector_id', '=', p.connectorId)
+    let query = kysely.selectFrom('connector_versions').select(VERSION_COLUMNS).where('connector_id', '=', p.connectorId)
     if (side) query = query.where((eb) => keysetCondition(eb, VERSION_ORDER, [p.updatedAt, p.id], side))
     for (const key of order) query = query.orderBy(key.column as 'id', key.direction)
     return query.limit(p.limit)

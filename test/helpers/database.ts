@@ -26,7 +26,7 @@ function adminUrl(): string {
   return url
 }
 
-export async function createTestDatabase(): Promise<TestDatabase> {
+export async function createTestDatabase(options: { poolMax?: number } = {}): Promise<TestDatabase> {
   if (testDialect === 'postgres') {
     const admin = adminUrl()
     const name = `cr_test_${process.pid}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`
@@ -36,7 +36,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     await client.end()
     const url = new URL(admin)
     url.pathname = `/${name}`
-    const db = openDatabase({ databaseUrl: url.toString(), poolMax: 10 })
+    const db = openDatabase({ databaseUrl: url.toString(), poolMax: options.poolMax ?? 10 })
     await migrateToLatest(db)
     return {
       db,
