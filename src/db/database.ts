@@ -89,7 +89,10 @@ const READ_MEMO_ENTRIES = 10_000
 
 interface CachedStatement {
   statement: SQLite.Statement
-  /** May write (SQLite's own verdict) or undo writes (ROLLBACK, which SQLite counts as read-only). */
+  /**
+   * May write (SQLite's own verdict), or ends a transaction (COMMIT, END, ROLLBACK, which SQLite
+   * counts as read-only): a commit is what makes writes visible to the checkpointer's connection.
+   */
   changes: boolean
 }
 
@@ -111,7 +114,7 @@ function withStatementCache(sqlite: SQLite.Database, changed: () => void): Sqlit
       let cached = cache.get(sqlText)
       if (!cached || cached.statement.busy) {
         const statement = sqlite.prepare(sqlText)
-        cached = { statement, changes: !statement.readonly || /^\s*rollback\b/i.test(sqlText) }
+        cached = { statement, changes: !statement.readonly || /^\s*(rollback|commit|end)\b/i.test(sqlText) }
         cache.set(sqlText, cached)
         if (cache.size > STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value!)
       }

@@ -4,6 +4,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import SQLite from 'better-sqlite3'
+import { sql } from 'kysely'
+import { writeTransaction } from '../../src/db/database.ts'
 import { Checkpointer } from '../../src/db/checkpointer.ts'
 import { buildTestApp, createConnector, createVersion, type TestApp } from '../helpers/app.ts'
 import { testDialect } from '../helpers/database.ts'
@@ -62,6 +64,16 @@ describe('background checkpoints', { skip: testDialect !== 'sqlite' && 'SQLite o
     const again = await t.request({ method: 'PUT', url: versionPath(), payload: { name: 'v1', description: 'and again' } })
     assert.equal(again.status, 200)
     assert.ok(await eventually(() => storedDescription() === 'and again', 3000), 'later writes are checkpointed too')
+  })
+
+  test('a write transaction that commits long after its last write is checkpointed too', async () => {
+    // The worker waits 20 ms after a write before it checkpoints; a commit later than that must
+    // wake it again, or the transaction's pages stay in the WAL until some other write.
+    await writeTransaction(t.db, async (tx) => {
+      await sql`update connector_versions set description = 'late commit' where connector_id = ${connectorId} and name = 'v1'`.execute(tx.kysely)
+      await new Promise((resolve) => setTimeout(resolve, 200))
+    })
+    assert.ok(await eventually(() => storedDescription() === 'late commit', 3000), 'the committed write is still only in the WAL')
   })
 
   test('a worker that cannot open its database reports the failure (openDatabase then restores SQLite\'s own checkpoints)', async () => {
