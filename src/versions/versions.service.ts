@@ -10,7 +10,7 @@ import type { Message } from '../http/schemas.ts'
 import type { Registry } from '../registry.ts'
 import { assertPublishable, contentMessages, copyVersionContent } from '../content/content.hooks.ts'
 import { assertVersionUnsubscribed } from '../subscriptions/subscriptions.guards.ts'
-import { checkVersionName, planVersionUpdate, type Pointers } from './version-rules.ts'
+import { checkVersionName, planVersionUpdate, type Pointers, type UpdatePlan } from './version-rules.ts'
 import { versionPageRepresentation, versionRepresentation } from './version-json.ts'
 import { toVersionDto, versionEtag } from './versions.dto.ts'
 import {
@@ -204,6 +204,11 @@ export async function updateConnectorVersion(
   }
 }
 
+/** The version row's changes an update plan makes (the pin lives in connector_defaults). */
+function changesOf(plan: UpdatePlan): { name?: string; description: string | null } {
+  return { ...(plan.name !== undefined ? { name: plan.name } : {}), description: plan.description }
+}
+
 /**
  * UpdateConnectorVersion without a lock: read the version and pointers, decide, then write only
  * if the connector's revision has not moved since (every change to a version, the pointers or
@@ -227,7 +232,7 @@ async function updateUnlessChanged(
     const updated = await updateVersionIfCurrent(
       db,
       { connectorId: target.connectorId, expectedRevision: connectorRevision, versionId: version.id },
-      { ...(plan.name !== undefined ? { name: plan.name } : {}), description: plan.description },
+      changesOf(plan),
     )
     return updated && toVersionDto(updated, pointers, plan.messages)
   } catch (error) {
@@ -241,10 +246,7 @@ function updateLocked(db: Db, target: VersionTarget, body: ConnectorVersionUpdat
   return withVersionLocked(db, target, ifMatch, async (tx, { version, pointers }) => {
     const plan = planVersionUpdate(version, pointers, body)
     if (plan.name !== undefined && (await findVersionByName(tx, target.connectorId, plan.name))) throw nameConflict(plan.name)
-    const updated = await updateVersion(tx, version.id, {
-      ...(plan.name !== undefined ? { name: plan.name } : {}),
-      description: plan.description,
-    })
+    const updated = await updateVersion(tx, version.id, changesOf(plan))
     if (plan.defaultChange === 'pin') await pinDefault(tx, target.connectorId, version.id)
     if (plan.defaultChange === 'unpin') await unpinDefault(tx, target.connectorId)
     await touchConnector(tx, target.connectorId)
