@@ -203,8 +203,18 @@ function shapeOf(changes: VersionChanges): ChangeShape {
   return { name: changes.name !== undefined, description: changes.description !== undefined, published: changes.published }
 }
 
-function shapeKey(shape: ChangeShape): string {
-  return `${shape.name}/${shape.description}/${shape.published}`
+/** The prepared query for the shape of `changes` (one per combination of changed fields), built on first use. */
+function queryFor<Q>(queries: Map<string, Q>, build: (shape: ChangeShape) => Q, changes: VersionChanges): Q {
+  const shape = shapeOf(changes)
+  const key = `${shape.name}/${shape.description}/${shape.published}`
+  let query = queries.get(key)
+  if (!query) queries.set(key, (query = build(shape)))
+  return query
+}
+
+/** The changed values as the prepared queries' parameters (unused ones are ignored by their shape). */
+function changedValues(changes: VersionChanges): { name: string; description: string | null } {
+  return { name: changes.name ?? '', description: changes.description ?? null }
 }
 
 /** The SET of a version UPDATE: the changed fields, and updatedAt and the revision, which always move. */
@@ -218,7 +228,7 @@ function versionSet(db: Db, shape: ChangeShape, p: { name: string; description: 
   })
 }
 
-/** One prepared UPDATE per combination of changed fields (see prepared.ts). */
+/** One prepared UPDATE per combination of changed fields (see prepared.ts and queryFor). */
 const updateQueries = new Map<string, ReturnType<typeof updateQuery>>()
 
 function updateQuery(shape: ChangeShape) {
@@ -229,11 +239,7 @@ function updateQuery(shape: ChangeShape) {
 
 /** Applies the changes; updatedAt and the revision move even when nothing else does (content changes). */
 export async function updateVersion(db: Db, id: string, changes: VersionChanges): Promise<VersionRecord> {
-  const shape = shapeOf(changes)
-  const key = shapeKey(shape)
-  let query = updateQueries.get(key)
-  if (!query) updateQueries.set(key, (query = updateQuery(shape)))
-  const [row] = await query(db, { id, name: changes.name ?? '', description: changes.description ?? null })
+  const [row] = await queryFor(updateQueries, updateQuery, changes)(db, { id, ...changedValues(changes) })
   if (!row) throw new Error(`version ${id} vanished inside its write transaction`)
   return toRecord(row)
 }
@@ -278,16 +284,11 @@ export async function updateVersionIfCurrent(
   changes: VersionChanges,
 ): Promise<VersionRecord | undefined> {
   if (!db.dialect.writesInWith) throw new Error(`updateVersionIfCurrent needs a WITH that may write; ${db.dialect.name} has none`)
-  const shape = shapeOf(changes)
-  const key = shapeKey(shape)
-  let query = updateIfCurrentQueries.get(key)
-  if (!query) updateIfCurrentQueries.set(key, (query = updateIfCurrentQuery(shape)))
-  const [row] = await query(db, {
+  const [row] = await queryFor(updateIfCurrentQueries, updateIfCurrentQuery, changes)(db, {
     id: target.versionId,
     connectorId: target.connectorId,
     expectedRevision: target.expectedRevision,
-    name: changes.name ?? '',
-    description: changes.description ?? null,
+    ...changedValues(changes),
   })
   return row && toRecord(row)
 }
