@@ -14,6 +14,13 @@ export interface Dialect {
   name: DialectName
   /** The database clock as an ISO-8601 UTC string with milliseconds. */
   now(): RawBuilder<string>
+  /**
+   * publishedAt for a version of `connector_versions` being published, in that UPDATE's SET: now,
+   * or one millisecond after the connector's latest publish when the clock has not passed it (two
+   * publishes in one millisecond, a clock stepped back). latest is the greatest publishedAt, so
+   * it follows the order of publishes, never a tie broken by creation order.
+   */
+  publishedNow(): RawBuilder<string>
   /** Statement opening a write transaction. */
   beginWrite: string
   /**
@@ -98,6 +105,10 @@ const lockConnectorRow = prepared((db, p: { organisationId: string; connectorId:
 export const sqliteDialect: Dialect = {
   name: 'sqlite',
   now: () => sql<string>`strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`,
+  // SQLite's date arithmetic counts whole milliseconds, so '+0.001 seconds' is exact.
+  publishedNow: () => sql<string>`max(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), coalesce((
+    select strftime('%Y-%m-%dT%H:%M:%fZ', max(p.published_at), '+0.001 seconds')
+    from connector_versions as p where p.connector_id = connector_versions.connector_id), ''))`,
   // IMMEDIATE takes the write lock up front, so two writers never deadlock upgrading a read lock.
   beginWrite: 'begin immediate',
   writesInWith: false,
@@ -168,6 +179,10 @@ export const postgresDialect: Dialect = {
   // createdAt and updatedAt written by one INSERT are equal (clock_timestamp() was read per column
   // and could straddle a millisecond). It still advances from one statement to the next.
   now: () => sql<string>`to_char(statement_timestamp() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`,
+  // The stored text's Z is ignored by ::timestamp, which is what is wanted: it is UTC already.
+  publishedNow: () => sql<string>`greatest(to_char(statement_timestamp() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), coalesce((
+    select to_char(max(p.published_at)::timestamp + interval '1 millisecond', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+    from connector_versions as p where p.connector_id = connector_versions.connector_id), ''))`,
   beginWrite: 'begin',
   writesInWith: true,
   async lockConnector(tx, organisationId, connectorId) {

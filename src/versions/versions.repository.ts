@@ -222,7 +222,7 @@ function versionSet(db: Db, shape: ChangeShape, p: { name: string; description: 
   return (eb: ExpressionBuilder<Database, 'connector_versions'>) => ({
     ...(shape.name ? { name: p.name } : {}),
     ...(shape.description ? { description: p.description } : {}),
-    ...(shape.published !== undefined ? { published_at: shape.published ? db.dialect.now() : null } : {}),
+    ...(shape.published !== undefined ? { published_at: shape.published ? db.dialect.publishedNow() : null } : {}),
     updated_at: db.dialect.now(),
     revision: eb('revision', '+', 1),
   })

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
+import { touchConnector } from '../../src/connectors/connectors.repository.ts'
+import { writeTransaction } from '../../src/db/database.ts'
 import { buildTestApp, createConnector, createVersion, publish, type TestApp } from '../helpers/app.ts'
 import {
   assertError,
@@ -82,6 +84,25 @@ describe('alias resolution', () => {
     assert.equal((await postAction(t, connector.id, 'a-older', 'unpublish')).status, 200)
     await publish(t, connector.id, 'a-older')
     await assertPointers(t, connector.id, { latest: 'a-older', default: 'a-older' })
+  })
+
+  test('latest follows publish order when the clock has not moved past the last publish', async () => {
+    // Two publishes within one millisecond, or a clock stepped back: as if the first one's
+    // publishedAt were later than the second one's clock. Creation order must not break the tie.
+    const connector = await createConnector(t)
+    await createVersion(t, connector.id, 'b-first')
+    await createVersion(t, connector.id, 'a-second')
+    await publish(t, connector.id, 'b-first')
+    const ahead = '2999-01-01T00:00:00.000Z'
+    await writeTransaction(t.db, async (tx) => {
+      await tx.kysely.updateTable('connector_versions').set({ published_at: ahead }).where('connector_id', '=', connector.id).where('name', '=', 'b-first').execute()
+      await touchConnector(tx, connector.id)
+    })
+    const second = await publish(t, connector.id, 'a-second')
+    assert.equal(second.publishedAt, '2999-01-01T00:00:00.001Z')
+    assert.equal(second.isLatest, true)
+    await assertPointers(t, connector.id, { latest: 'a-second', default: 'a-second' })
+    assert.equal((await versionRow(t, connector.id, 'a-second'))?.published_at, '2999-01-01T00:00:00.001Z')
   })
 
   test('a pinned default stays put when newer versions are published', async () => {
