@@ -1,3 +1,4 @@
+import { hash } from 'node:crypto'
 import { sql, type Expression, type Selectable, type SqlBool } from 'kysely'
 import type { Db } from '../db/database.ts'
 import { prepared } from '../db/prepared.ts'
@@ -317,33 +318,59 @@ export function connectorsListing(
     return query
   }
 
+  const scope = `connectors:${filter.organisationId ?? 'public'}:${JSON.stringify([filter, sort])}`
+  // Pages and counts are remembered until the database changes (SQLite, read-memo.ts); a page
+  // weighs its rows. The key names everything the query depends on: the listing, the cursor's
+  // side and values (the condition and order follow from them) and the page size. It is hashed
+  // because filters and cursors can make it kilobytes long.
+  const remember = <T>(what: string, read: () => Promise<T>, weigh: (value: T) => number) =>
+    remembered(db, `listing:${hash('sha256', `${scope}\n${what}`, 'base64url')}`, read, weigh)
   return {
     keys,
-    scope: `connectors:${filter.organisationId ?? 'public'}:${JSON.stringify([filter, sort])}`,
+    scope,
     valuesOf: (c) => columns.map((col) => rowValue(c, col)),
-    async fetch(condition: ((eb: never) => Expression<SqlBool>) | undefined, order, limit) {
-      let query = filtered().select(LISTED_COLUMNS)
-      if (condition) query = query.where(condition as never)
-      for (const key of order) query = query.orderBy(key.column as 'connectors.id', key.direction)
-      return (await query.limit(literalLimit(limit)).execute()).map(toListed)
+    fetch(condition: ((eb: never) => Expression<SqlBool>) | undefined, order, limit, anchor) {
+      const at = anchor ? `${anchor.side}:${JSON.stringify(anchor.values)}` : 'first'
+      return remember(
+        `page:${at}:${limit}`,
+        async () => {
+          let query = filtered().select(LISTED_COLUMNS)
+          if (condition) query = query.where(condition as never)
+          for (const key of order) query = query.orderBy(key.column as 'connectors.id', key.direction)
+          return (await query.limit(literalLimit(limit)).execute()).map(toListed)
+        },
+        (rows) => 1 + rows.length,
+      )
     },
     // A name-filtered listing sorts every match (no index gives the order), so the first page
     // counts them in the same pass instead of visiting them all again in count().
     ...(filter.name
       ? {
-          async fetchFirstCounted(limit: number) {
-            let query = filtered().select([...LISTED_COLUMNS, (eb) => eb.fn.countAll<number | string>().over().as('total')])
-            for (const key of keys) query = query.orderBy(key.column as 'connectors.id', key.direction)
-            const rows = await query.limit(literalLimit(limit)).execute()
-            return { rows: rows.map(toListed), total: Number(rows[0]?.total ?? 0) }
+          fetchFirstCounted(limit: number) {
+            return remember(
+              `counted:${limit}`,
+              async () => {
+                let query = filtered().select([...LISTED_COLUMNS, (eb) => eb.fn.countAll<number | string>().over().as('total')])
+                for (const key of keys) query = query.orderBy(key.column as 'connectors.id', key.direction)
+                const rows = await query.limit(literalLimit(limit)).execute()
+                return { rows: rows.map(toListed), total: Number(rows[0]?.total ?? 0) }
+              },
+              (page) => 1 + page.rows.length,
+            )
           },
         }
       : {}),
-    async count() {
-      const row = await filtered()
-        .select((eb) => eb.fn.countAll<number | string>().as('n'))
-        .executeTakeFirstOrThrow()
-      return Number(row.n)
+    count() {
+      return remember(
+        'count',
+        async () => {
+          const row = await filtered()
+            .select((eb) => eb.fn.countAll<number | string>().as('n'))
+            .executeTakeFirstOrThrow()
+          return Number(row.n)
+        },
+        () => 1,
+      )
     },
   }
 }

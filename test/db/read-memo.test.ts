@@ -39,6 +39,34 @@ describe('ReadMemo', () => {
     assert.equal(memo.get('a', g), undefined)
     assert.equal(memo.get('c', g), 3)
   })
+
+  test('bounds the total weight, forgetting the oldest entries until the new one fits', () => {
+    const memo = new ReadMemo(10, () => 1)
+    const g = memo.generation()
+    memo.set('a', 'A', g, 4)
+    memo.set('b', 'B', g, 4)
+    memo.set('c', 'C', g, 1)
+    assert.equal(memo.weight, 9)
+    memo.set('d', 'D', g, 5)
+    assert.deepEqual(
+      ['a', 'b', 'c', 'd'].map((k) => memo.get(k, g)),
+      [undefined, 'B', 'C', 'D'],
+      'a, the oldest, went so that d fits',
+    )
+    assert.equal(memo.weight, 10)
+    memo.set('e', 'E', g, 5)
+    assert.deepEqual(
+      ['b', 'c', 'd', 'e'].map((k) => memo.get(k, g)),
+      [undefined, undefined, 'D', 'E'],
+      'as many of the oldest go as e needs',
+    )
+    memo.set('d', 'D2', g, 2)
+    assert.equal(memo.weight, 7, 'a replaced entry no longer counts its old weight')
+    memo.set('huge', 'H', g, 11)
+    assert.equal(memo.get('huge', g), undefined, 'heavier than the whole memo: not kept')
+    assert.deepEqual([memo.get('d', g), memo.get('e', g)], ['D2', 'E'], 'and nothing was forgotten for it')
+    assert.equal(memo.weight, 7)
+  })
 })
 
 describe('remembered reads on the real database', () => {
@@ -91,5 +119,52 @@ describe('remembered reads on the real database', () => {
       /abandoned/,
     )
     assert.equal(await connectorRevision(t.db, t.org.id, connectorId), before)
+  })
+})
+
+describe('remembered connector listings on the real database', () => {
+  let t: TestApp
+  const listed = async (query: string) => {
+    const res = await t.request({ method: 'GET', url: `/o/${t.org.id}/connectors?${query}` })
+    assert.equal(res.status, 200, JSON.stringify(res.body))
+    return { names: (res.body.connectors as { name: string }[]).map((c) => c.name), total: res.body.totalCount as number }
+  }
+
+  before(async () => {
+    t = await buildTestApp()
+    for (const name of ['Alpha one', 'Alpha two', 'Beta']) await createConnector(t, { name })
+  })
+  after(async () => {
+    await t.close()
+  })
+
+  test('a name-filtered page is remembered, and changes with this server\'s writes', async () => {
+    const before = t.db.memo?.size
+    assert.deepEqual(await listed('name=alpha&sort=name:asc'), { names: ['Alpha one', 'Alpha two'], total: 2 })
+    if (t.db.memo) assert.ok(t.db.memo.size > before!, 'the page went into the memo')
+    assert.deepEqual(await listed('name=alpha&sort=name:asc'), { names: ['Alpha one', 'Alpha two'], total: 2 })
+    await createConnector(t, { name: 'Alpha three' })
+    assert.deepEqual(await listed('name=alpha&sort=name:asc'), { names: ['Alpha one', 'Alpha three', 'Alpha two'], total: 3 })
+    assert.deepEqual(await listed('sort=name:asc&first=2'), { names: ['Alpha one', 'Alpha three'], total: 4 })
+  })
+
+  test('a commit by another connection to the same file changes the same listing', { skip: testDialect !== 'sqlite' && 'SQLite only' }, async () => {
+    assert.deepEqual(await listed('name=beta&sort=name:asc'), { names: ['Beta'], total: 1 })
+    assert.deepEqual(await listed('sort=name:asc&first=1'), { names: ['Alpha one'], total: 4 })
+    const other = openDatabase({ sqliteFile: t.db.location })
+    try {
+      await writeTransaction(other, async (tx) => {
+        // As the service would: a change moves the connector's revision (its cached body's key).
+        await tx.kysely
+          .updateTable('connectors')
+          .set((eb) => ({ name: 'Beta two', revision: eb('revision', '+', 1) }))
+          .where('name', '=', 'Alpha one')
+          .execute()
+      })
+    } finally {
+      await other.close()
+    }
+    assert.deepEqual(await listed('name=beta&sort=name:asc'), { names: ['Beta', 'Beta two'], total: 2 })
+    assert.deepEqual(await listed('sort=name:asc&first=1'), { names: ['Alpha three'], total: 4 })
   })
 })
