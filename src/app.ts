@@ -46,6 +46,13 @@ export interface AppOptions {
 
 const SUMMARY_CACHE_ENTRIES = 10_000
 const DEFAULT_REPRESENTATION_CACHE_BYTES = 32 * 2 ** 20
+/**
+ * Bytes a response may queue before writing to it reports backpressure (Node's default: 16 KB).
+ * A streamed connector page (connector-json.ts) is pieces of cached buffers, queued by reference:
+ * below this mark they all go out in one writev, above it the stream pauses after each piece. A
+ * page of ten connectors with 100 versions each is ~270 KB.
+ */
+const RESPONSE_HIGH_WATER_MARK = 2 ** 20
 
 async function cursorSecret(db: Db): Promise<Buffer> {
   const { value } = await getOrCreateSetting(db, 'cursor_secret', () => randomBytes(32).toString('base64url'))
@@ -93,7 +100,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     serializerOpts: SERIALIZER_OPTIONS,
     requestTimeout: limits.requestTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
-    http: { maxHeaderSize: limits.maxHeaderBytes, headersTimeout: limits.headersTimeoutMs },
+    http: { maxHeaderSize: limits.maxHeaderBytes, headersTimeout: limits.headersTimeoutMs, highWaterMark: RESPONSE_HIGH_WATER_MARK },
     frameworkErrors: (error, _request, reply) => {
       // Malformed URLs (bad percent-encoding) never reach a route.
       void sendError(reply, new ApiError('validation_failed', { message: `The request URL is invalid: ${error.message}` }))

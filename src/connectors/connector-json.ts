@@ -20,6 +20,11 @@ const END = Buffer.from(']}')
  * streamed from the cached buffers: a page of connectors with 100 versions each is ~270 KB, and
  * concatenating it for every response grew the server's peak RSS by ~30 MB (large catalogue,
  * name filter) and cost more CPU than writing the pieces.
+ *
+ * The stream hands over every piece at its first read, so that the response writes them within
+ * one tick, which Node gathers into one writev (with the server's high-water mark, app.ts, above a
+ * page's size). Readable.from pushed a piece per read and the response paused after each
+ * connector: a syscall per connector, 140 against 92 µs of CPU per name-filtered page.
  */
 export function connectorPage(pageInfo: PageInfo, connectors: readonly Representation[]): StreamedRepresentation {
   let head = `{"totalCount":${pageInfo.totalCount}`
@@ -28,5 +33,13 @@ export function connectorPage(pageInfo: PageInfo, connectors: readonly Represent
   const parts: Buffer[] = [Buffer.from(`${head},"connectors":[`)]
   connectors.forEach((c, i) => parts.push(...(i === 0 ? [c.json] : [COMMA, c.json])))
   parts.push(END)
-  return { json: Readable.from(parts, { objectMode: false }), etag: undefined }
+  return {
+    json: new Readable({
+      read() {
+        for (const part of parts) this.push(part)
+        this.push(null)
+      },
+    }),
+    etag: undefined,
+  }
 }
