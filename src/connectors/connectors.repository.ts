@@ -1,6 +1,7 @@
 import { hash } from 'node:crypto'
-import { sql, type Expression, type Selectable, type SqlBool } from 'kysely'
+import { sql, type Expression, type Kysely, type Selectable, type SqlBool } from 'kysely'
 import type { Db } from '../db/database.ts'
+import { nameStatement } from '../db/pg-statements.ts'
 import { prepared } from '../db/prepared.ts'
 import { remembered } from '../db/read-memo.ts'
 import type { ConnectorsTable } from '../db/schema.ts'
@@ -284,7 +285,7 @@ export function connectorsListing(
     // The name filter narrows the rows the listing starts from, so the database can begin at the
     // name index instead of reading the whole organisation (see Dialect.connectorsNamed).
     let query = filter.name
-      ? (db.kysely.selectFrom(db.dialect.connectorsNamed(filter.name).as('connectors')) as unknown as ReturnType<typeof connectorsTable>)
+      ? (db.kysely.selectFrom(db.dialect.connectorsNamed(filter.name, CONNECTOR_COLUMNS).as('connectors')) as unknown as ReturnType<typeof connectorsTable>)
       : connectorsTable()
     query =
       filter.organisationId === undefined
@@ -350,6 +351,10 @@ export function connectorsListing(
             return remember(
               `counted:${limit}`,
               async () => {
+                if (db.dialect.nameFilteredFirstPage === 'materialized') {
+                  const rows = await firstPageOfMatches(db, filtered().select(matchColumns(columns)), keys, limit)
+                  return { rows: rows.map(toListed), total: Number(rows[0]?.total ?? 0) }
+                }
                 let query = filtered().select([...LISTED_COLUMNS, (eb) => eb.fn.countAll<number | string>().over().as('total')])
                 for (const key of keys) query = query.orderBy(key.column as 'connectors.id', key.direction)
                 const rows = await query.limit(literalLimit(limit)).execute()
@@ -373,6 +378,40 @@ export function connectorsListing(
       )
     },
   }
+}
+
+/** The columns a listing sorts by, and the id: what the materialised matches keep. */
+function matchColumns(columns: readonly (keyof Row)[]) {
+  return [...new Set<keyof Row>([...columns, 'id'])].map((c) => `connectors.${c}` as 'connectors.id')
+}
+
+/** Listing statements sent as named ones (Dialect.nameFilteredFirstPage), at most this many texts. */
+const namedListings = new Set<string>()
+const MAX_NAMED_LISTINGS = 64
+
+/**
+ * The first page of a name-filtered listing and the number of matches, from the matches' sort
+ * keys materialised once (see Dialect.nameFilteredFirstPage). The statement's text depends only
+ * on the filters' shape, the sort and the page size, so the first few seen are named.
+ */
+async function firstPageOfMatches(db: Db, matches: { compile(): unknown }, keys: readonly SortKey[], limit: number) {
+  // The CTEs' names are not in the schema's types.
+  const k = db.kysely as unknown as Kysely<Record<string, Record<string, unknown>>>
+  let page = k.selectFrom('matches').select('matches.id')
+  for (const key of keys) page = page.orderBy(key.column.replace(/^connectors\./, 'matches.'), key.direction)
+  let query = k
+    .with((cte) => cte('matches').materialized(), () => matches as never)
+    .with('page', () => page.limit(literalLimit(limit)))
+    .selectFrom('connectors')
+    .innerJoin('page', 'page.id', 'connectors.id')
+    .select([...LISTED_COLUMNS, (eb) => eb.selectFrom('matches').select(eb.fn.countAll().as('n')).as('total')])
+  for (const key of keys) query = query.orderBy(key.column, key.direction)
+  const compiled = query.compile()
+  if (namedListings.has(compiled.sql) || (namedListings.size < MAX_NAMED_LISTINGS && nameStatement(compiled.sql))) {
+    namedListings.add(compiled.sql)
+  }
+  const { rows } = await k.executeQuery(compiled)
+  return rows as unknown as (Pick<Selectable<Row>, 'id' | 'name' | 'created_at' | 'updated_at' | 'revision'> & { total: number | string })[]
 }
 
 function rowValue(c: ListedConnector, column: keyof Row): string {

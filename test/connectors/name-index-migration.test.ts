@@ -34,7 +34,7 @@ function fields(name: string): ConnectorFields {
 
 async function named(text: string): Promise<string[]> {
   const { db } = testDb
-  const rows = await db.kysely.selectFrom(db.dialect.connectorsNamed(text).as('c')).select('c.name').execute()
+  const rows = await db.kysely.selectFrom(db.dialect.connectorsNamed(text, ['name']).as('c')).select('c.name').execute()
   return rows.map((r) => r.name).sort()
 }
 

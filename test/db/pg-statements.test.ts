@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test'
 import { sql, type Kysely } from 'kysely'
 import { nameStatement } from '../../src/db/pg-statements.ts'
 import { prepared } from '../../src/db/prepared.ts'
-import { connectorRevision } from '../../src/connectors/connectors.repository.ts'
+import { connectorRevision, connectorsListing } from '../../src/connectors/connectors.repository.ts'
 import { insertOrganisation } from '../../src/organisations/organisations.repository.ts'
 import { createTestDatabase, testDialect, type TestDatabase } from '../helpers/database.ts'
 
@@ -42,6 +42,20 @@ describe('on PostgreSQL', { skip: testDialect !== 'postgres' && 'PostgreSQL only
     const named = await namedStatements()
     assert.equal(named.filter((s) => s.includes('select "revision" from "connectors"')).length, 1)
     assert.ok(!named.some((s) => s.includes('"organisations"')), named.join('\n'))
+  })
+
+  test('a name-filtered first page reads its matches once, as a named statement', async () => {
+    const { db } = testDb
+    const org = await insertOrganisation(db, 'listing')
+    const sort = [
+      { field: 'updatedAt', direction: 'desc' as const },
+      { field: 'id', direction: 'desc' as const },
+    ]
+    const first = () => connectorsListing(db, { organisationId: org.id, name: 'nothing like it', tags: [] }, sort).fetchFirstCounted!(11)
+    assert.deepEqual(await first(), { rows: [], total: 0 })
+    assert.deepEqual(await first(), { rows: [], total: 0 })
+    const named = (await namedStatements()).filter((s) => s.includes('"matches" as materialized'))
+    assert.equal(named.length, 1, 'one statement, parsed once on this connection')
   })
 
   test('a statement whose result type changed under it fails once as transient, then runs unnamed', async () => {
