@@ -267,7 +267,11 @@ function literalLimit(limit: number) {
   return sql.lit(limit)
 }
 
-function toListed(row: Pick<Selectable<Row>, 'id' | 'name' | 'created_at' | 'updated_at' | 'revision'>): ListedConnector {
+type ListedRow = Pick<Selectable<Row>, 'id' | 'name' | 'created_at' | 'updated_at' | 'revision'>
+/** A row of a name-filtered first page: the listed columns and the number of matches. */
+type CountedRow = ListedRow & { total: number | string }
+
+function toListed(row: ListedRow): ListedConnector {
   return { id: row.id, name: row.name, createdAt: row.created_at, updatedAt: row.updated_at, revision: row.revision }
 }
 
@@ -351,13 +355,14 @@ export function connectorsListing(
             return remember(
               `counted:${limit}`,
               async () => {
+                let rows: CountedRow[]
                 if (db.dialect.nameFilteredFirstPage === 'materialized') {
-                  const rows = await firstPageOfMatches(db, filtered().select(matchColumns(columns)), keys, limit)
-                  return { rows: rows.map(toListed), total: Number(rows[0]?.total ?? 0) }
+                  rows = await firstPageOfMatches(db, filtered().select(matchColumns(columns)), keys, limit)
+                } else {
+                  let query = filtered().select([...LISTED_COLUMNS, (eb) => eb.fn.countAll<number | string>().over().as('total')])
+                  for (const key of keys) query = query.orderBy(key.column as 'connectors.id', key.direction)
+                  rows = await query.limit(literalLimit(limit)).execute()
                 }
-                let query = filtered().select([...LISTED_COLUMNS, (eb) => eb.fn.countAll<number | string>().over().as('total')])
-                for (const key of keys) query = query.orderBy(key.column as 'connectors.id', key.direction)
-                const rows = await query.limit(literalLimit(limit)).execute()
                 return { rows: rows.map(toListed), total: Number(rows[0]?.total ?? 0) }
               },
               (page) => 1 + page.rows.length,
@@ -411,7 +416,7 @@ async function firstPageOfMatches(db: Db, matches: { compile(): unknown }, keys:
     namedListings.add(compiled.sql)
   }
   const { rows } = await k.executeQuery(compiled)
-  return rows as unknown as (Pick<Selectable<Row>, 'id' | 'name' | 'created_at' | 'updated_at' | 'revision'> & { total: number | string })[]
+  return rows as unknown as CountedRow[]
 }
 
 function rowValue(c: ListedConnector, column: keyof Row): string {
