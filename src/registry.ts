@@ -1,5 +1,6 @@
 import type { Db } from './db/database.ts'
 import type { RevisionCache } from './db/revision-cache.ts'
+import type { CompressedForms } from './http/compression.ts'
 import type { CursorCodec } from './http/pagination.ts'
 import type { Representation } from './http/representation.ts'
 import type { Message } from './http/schemas.ts'
@@ -15,4 +16,6 @@ export interface Registry {
    * the connector's revision, which moves with every change any of them shows.
    */
   representations: RevisionCache<Representation>
+  /** gzip forms of those bodies, compressed once each (for clients that accept gzip). */
+  compressed: CompressedForms
 }

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
-import { sendRepresentation } from '../http/representation.ts'
+import { representationSender } from '../http/representation.ts'
 import {
   ConnectorParams,
   errorResponses,
@@ -28,6 +28,7 @@ const tags = ['connectors']
 const NoContent = Type.Null({ description: 'No Content' })
 
 export const connectorRoutes: FastifyPluginAsyncTypebox<{ registry: Registry }> = async (app, { registry }) => {
+  const sendRepresentation = representationSender(registry.compressed)
   app.route({
     method: 'POST',
     url: '/o/:organisation_id/protocols/http/connectors',
@@ -72,7 +73,7 @@ export const connectorRoutes: FastifyPluginAsyncTypebox<{ registry: Registry }> 
     },
     handler: async (request, reply) => {
       const page = await connectors.listConnectors(registry, request.principal, request.params.organisation_id, request.query)
-      return sendRepresentation(reply, page)
+      return sendRepresentation(request, reply, page)
     },
   })
 
@@ -87,7 +88,7 @@ export const connectorRoutes: FastifyPluginAsyncTypebox<{ registry: Registry }> 
       response: { 200: ConnectorPageSchema, ...errorResponses },
     },
     handler: async (request, reply) => {
-      return sendRepresentation(reply, await connectors.listPublicConnectors(registry, request.principal, request.query))
+      return sendRepresentation(request, reply, await connectors.listPublicConnectors(registry, request.principal, request.query))
     },
   })
 
@@ -116,7 +117,7 @@ export const connectorRoutes: FastifyPluginAsyncTypebox<{ registry: Registry }> 
     },
     handler: async (request, reply) => {
       const connector = await connectors.getConnector(registry, request.principal, targetOf(request.params))
-      return sendRepresentation(reply, connector, request.headers['if-none-match'])
+      return sendRepresentation(request, reply, connector)
     },
   })
 

@@ -4,7 +4,7 @@ import { writeTransaction, type Db } from '../db/database.ts'
 import { etagOf, assertIfMatch } from '../http/etag.ts'
 import { ApiError, type ErrorField } from '../http/errors.ts'
 import { paginate, type PageRequest } from '../http/pagination.ts'
-import type { Representation, StreamedRepresentation } from '../http/representation.ts'
+import type { Representation, ComposedRepresentation } from '../http/representation.ts'
 import { newId } from '../ids.ts'
 import type { Registry } from '../registry.ts'
 import { assertConnectorUnsubscribed } from '../subscriptions/subscriptions.guards.ts'
@@ -342,7 +342,7 @@ async function listWith(
   filter: ConnectorFilter,
   query: ConnectorListQuery,
   page: PageRequest,
-): Promise<StreamedRepresentation> {
+): Promise<ComposedRepresentation> {
   const { rows, pageInfo } = await paginate(registry.cursors, connectorsListing(registry.db, filter, parseSort(query.sort)), page)
   const representations = await representationsOf(registry, rows, filter.organisationId === undefined ? 'public' : 'own')
   return connectorPage(pageInfo, representations.filter((r) => r !== undefined))
@@ -353,7 +353,7 @@ export async function listConnectors(
   principal: Principal,
   organisationId: string,
   query: ConnectorListQuery,
-): Promise<StreamedRepresentation> {
+): Promise<ComposedRepresentation> {
   authorize(principal, organisationId, 'read')
   return listWith(registry, filterFrom(query, organisationId), query, query)
 }
@@ -363,6 +363,6 @@ export async function listPublicConnectors(
   registry: Registry,
   _principal: Principal,
   query: ConnectorListQuery,
-): Promise<StreamedRepresentation> {
+): Promise<ComposedRepresentation> {
   return listWith(registry, filterFrom(query, undefined), query, query)
 }

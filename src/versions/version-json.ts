@@ -1,4 +1,5 @@
-import { serializerFor, type Representation } from '../http/representation.ts'
+import { hash } from 'node:crypto'
+import { contentKeyOf, serializerFor, type Representation } from '../http/representation.ts'
 import type { PageInfo } from '../http/pagination.ts'
 import { versionEtag } from './versions.dto.ts'
 import { ConnectorVersionSchema, ConnectorVersionsPageSchema, type ConnectorVersion } from './versions.schemas.ts'
@@ -6,10 +7,15 @@ import { ConnectorVersionSchema, ConnectorVersionsPageSchema, type ConnectorVers
 const serializeVersion = serializerFor<ConnectorVersion>(ConnectorVersionSchema)
 const serializePage = serializerFor<PageInfo & { items: ConnectorVersion[] }>(ConnectorVersionsPageSchema)
 
+// A version's ETag leaves its validation messages out, so it does not name its bytes.
+const hashBytes = (json: Buffer): string => hash('sha256', json, 'base64url')
+
 export function versionRepresentation(dto: ConnectorVersion): Representation {
-  return { json: Buffer.from(serializeVersion(dto)), etag: versionEtag(dto) }
+  const json = Buffer.from(serializeVersion(dto))
+  return { json, etag: versionEtag(dto), contentKey: contentKeyOf(json, hashBytes) }
 }
 
 export function versionPageRepresentation(pageInfo: PageInfo, items: ConnectorVersion[]): Representation {
-  return { json: Buffer.from(serializePage({ ...pageInfo, items })), etag: undefined }
+  const json = Buffer.from(serializePage({ ...pageInfo, items }))
+  return { json, etag: undefined, contentKey: contentKeyOf(json, hashBytes) }
 }

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
-import { sendRepresentation } from '../http/representation.ts'
+import { representationSender } from '../http/representation.ts'
 import {
   ConnectorParams,
   errorResponses,
@@ -31,6 +31,7 @@ function targetOf(params: { organisation_id: string; connector_id: string; versi
 }
 
 export const versionRoutes: FastifyPluginAsyncTypebox<{ registry: Registry }> = async (app, { registry }) => {
+  const sendRepresentation = representationSender(registry.compressed)
   app.route({
     method: 'POST',
     url: '/o/:organisation_id/connectors/:connector_id/versions',
@@ -73,7 +74,7 @@ export const versionRoutes: FastifyPluginAsyncTypebox<{ registry: Registry }> = 
         { organisationId: request.params.organisation_id, connectorId: request.params.connector_id },
         request.query,
       )
-      return sendRepresentation(reply, page)
+      return sendRepresentation(request, reply, page)
     },
   })
 
@@ -90,7 +91,7 @@ export const versionRoutes: FastifyPluginAsyncTypebox<{ registry: Registry }> = 
     },
     handler: async (request, reply) => {
       const version = await versions.getVersion(registry, request.principal, targetOf(request.params))
-      return sendRepresentation(reply, version, request.headers['if-none-match'])
+      return sendRepresentation(request, reply, version)
     },
   })
 

@@ -54,6 +54,11 @@ async function assertReadsAgree(connectorId: string, what: string): Promise<void
     const { cached, fresh } = await readBoth(url)
     assert.deepEqual(cached.body, fresh.body, `${what}: ${url}`)
     assert.equal(cached.headers.etag, fresh.etag, `${what}: ETag of ${url}`)
+    // The gzip forms are cached too (by their bytes): they must agree as well.
+    const gzip = await t.request({ method: 'GET', url, headers: { 'accept-encoding': 'gzip' } })
+    assert.deepEqual(gzip.body, fresh.body, `${what}: gzip ${url}`)
+    const compressed = gzip.raw.headers['content-encoding'] === 'gzip'
+    assert.equal(gzip.headers.etag, compressed && fresh.etag ? `${String(fresh.etag).slice(0, -1)}-gzip"` : fresh.etag, `${what}: gzip ETag of ${url}`)
   }
 }
 

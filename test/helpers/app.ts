@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { gunzipSync } from 'node:zlib'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
 import { buildApp, type AppOptions } from '../../src/app.ts'
 import { issueApiKey } from '../../src/auth/api-keys.service.ts'
@@ -23,7 +24,7 @@ export interface TestOrg {
 export interface TestResponse {
   status: number
   headers: LightMyRequestResponse['headers']
-  /** Parsed JSON body, or undefined for an empty one. */
+  /** Parsed JSON body (decoded first when gzip), or undefined for an empty one. */
   body: any // eslint-disable-line @typescript-eslint/no-explicit-any
   raw: LightMyRequestResponse
 }
@@ -72,16 +73,18 @@ export async function buildTestApp(options: Pick<AppOptions, 'bodyLimitBytes' | 
       injectOptions.headers = { 'content-type': 'application/json', ...injectOptions.headers }
     }
     const raw = await app.inject(injectOptions)
+    // gzip bodies are checked like the others, once decoded (and decoding checks their CRC and size).
+    const text = raw.headers['content-encoding'] === 'gzip' ? gunzipSync(raw.rawPayload).toString() : raw.body
     let body: unknown
-    if (raw.body !== '') {
+    if (text !== '') {
       try {
-        body = JSON.parse(raw.body)
+        body = JSON.parse(text)
       } catch {
-        body = raw.body
+        body = text
       }
     }
     const operationId = raw.headers[OPERATION_HEADER]
-    if (raw.statusCode >= 500) assert.fail(`server error ${raw.statusCode} for ${rest.method ?? 'GET'} ${String(rest.url)}: ${raw.body}`)
+    if (raw.statusCode >= 500) assert.fail(`server error ${raw.statusCode} for ${rest.method ?? 'GET'} ${String(rest.url)}: ${text}`)
     if (typeof operationId === 'string' && body !== undefined && typeof body === 'object') {
       const problems = own.check(operationId, raw.statusCode, body)
       assert.deepEqual(problems, [], `${operationId} ${raw.statusCode} response violates the project's OpenAPI document`)
@@ -92,9 +95,9 @@ export async function buildTestApp(options: Pick<AppOptions, 'bodyLimitBytes' | 
     }
     if (raw.statusCode >= 400 && typeof body === 'object' && body !== null) {
       // Every error uses the envelope, never leaks a stack or SQL.
-      assert.equal(typeof (body as { code?: unknown }).code, 'string', `error without code: ${raw.body}`)
+      assert.equal(typeof (body as { code?: unknown }).code, 'string', `error without code: ${text}`)
       assert.equal(typeof (body as { message?: unknown }).message, 'string')
-      assert.doesNotMatch(raw.body, /\bat .+\(.+:\d+:\d+\)|select |insert into|SQLITE_|violates/i)
+      assert.doesNotMatch(text, /\bat .+\(.+:\d+:\d+\)|select |insert into|SQLITE_|violates/i)
     }
     return { status: raw.statusCode, headers: raw.headers, body, raw }
   }
