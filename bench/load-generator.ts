@@ -13,6 +13,8 @@ export interface LoadItem {
   method: 'GET' | 'PUT'
   path: string
   body?: string
+  /** Request headers of this item, on top of the run's. */
+  headers?: Record<string, string>
 }
 
 export interface LoadSpec {
@@ -68,7 +70,7 @@ async function runOnce(spec: LoadSpec, durationS: number, record: boolean): Prom
   const request: Request = {
     setupRequest: (req) => {
       const item = items[next++ % items.length]!
-      const headers = { ...req.headers, ...spec.headers }
+      const headers = { ...req.headers, ...spec.headers, ...item.headers }
       if (item.body !== undefined) headers['content-type'] = 'application/json'
       return { ...req, method: item.method, path: item.path, headers, ...(item.body !== undefined ? { body: item.body } : {}) }
     },

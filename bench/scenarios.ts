@@ -51,6 +51,7 @@ export const SCENARIOS: Scenario[] = [
     scaled: false,
   },
   { key: 'get-connector', title: 'GetConnector', baseline: 'select', onBaseline: false, scaled: true, bareHttp: 'baseline-connector-size' },
+  { key: 'get-connector-gzip', title: 'GetConnector, gzip', baseline: 'select', onBaseline: false, scaled: true },
   {
     key: 'baseline-page-size',
     title: "Baseline: bare Fastify, constant JSON of a ListConnectors page's size",
@@ -66,6 +67,7 @@ export const SCENARIOS: Scenario[] = [
     scaled: true,
     bareHttp: 'baseline-page-size',
   },
+  { key: 'list-connectors-name-gzip', title: 'ListConnectors name filter, gzip', baseline: 'select', onBaseline: false, scaled: true },
   { key: 'baseline-update', title: 'Baseline: bare Fastify, 1 UPDATE … RETURNING', baseline: null, onBaseline: true, scaled: false },
   { key: 'update-draft', title: 'UpdateConnectorVersion (draft description)', baseline: 'update', onBaseline: false, scaled: true },
 ]
@@ -97,6 +99,7 @@ export interface ResponseSizes {
 }
 
 const enc = encodeURIComponent
+const ACCEPT_GZIP = { 'accept-encoding': 'gzip, deflate' }
 
 export function itemsFor(key: string, { seeded, cursors, sizes }: ScenarioContext): LoadItem[] {
   const org = seeded.organisationId
@@ -133,6 +136,10 @@ export function itemsFor(key: string, { seeded, cursors, sizes }: ScenarioContex
       return sample.map((s) => ({ method: 'GET', path: base(s.id) }))
     case 'list-connectors-name':
       return [{ method: 'GET', path: nameFilterPath(seeded) }]
+    // What SDK clients send (undici's fetch, axios): the bodies that grow with the catalogue, compressed.
+    case 'get-connector-gzip':
+    case 'list-connectors-name-gzip':
+      return itemsFor(key.slice(0, -'-gzip'.length), { seeded, cursors, sizes }).map((item) => ({ ...item, headers: ACCEPT_GZIP }))
     case 'update-draft':
       // Each visit of a draft flips its description between two bodies: every request changes it.
       return [0, 1].flatMap((round) =>
