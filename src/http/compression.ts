@@ -23,10 +23,11 @@ export function acceptsGzip(header: string | undefined): boolean {
 }
 
 /**
- * gzip members of response bodies by a key naming their bytes (a content hash, or for a page the
- * bytes of its own and its items' keys), so that each body is compressed once, not per response. Bounded in bytes; the least recently stored member
- * is evicted first. A capacity of 0 turns compression off: compressing per response would cost
- * more CPU than sending the bytes (a 27 KB connector: ~130 µs, against ~25 µs to serve it).
+ * gzip members of response bodies by a key naming their bytes (a content hash, or for a page its
+ * own bytes and its items' keys), so that each body is compressed once, not per response.
+ * Bounded in bytes; the least recently stored member is evicted first. A capacity of 0 turns
+ * compression off: compressing per response would cost more CPU than sending the bytes (a 27 KB
+ * connector: ~130 µs, against ~25 µs to serve it).
  */
 export class CompressedForms {
   readonly #members = new Map<string, Buffer>()

@@ -66,7 +66,7 @@ export type SendRepresentation = (
  * enough (Fastify passes a buffer or stream with a JSON content type through; the route's
  * response schema still documents the shape, and the contract tests check the bytes against it).
  * A body is compressed once and its gzip member kept in `forms`; a composed page is spliced
- * from its items' members per response (gzip.ts), so it costs no compression either.
+ * from its items' members (gzip.ts) and kept there too, so it costs no compression either.
  */
 export function representationSender(forms: CompressedForms): SendRepresentation {
   return (request, reply, representation) => {
