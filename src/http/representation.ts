@@ -1,3 +1,4 @@
+import { hash } from 'node:crypto'
 import { Readable } from 'node:stream'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fastJson from 'fast-json-stringify'
@@ -31,13 +32,15 @@ export function serializerFor<T>(schema: TSchema): (value: T) => string {
 
 /** Approximate memory of a cached representation and its key (strings at 2 bytes a character), in bytes. */
 export function weighRepresentation(representation: Representation, key: string): number {
-  const strings = key.length + (representation.etag?.length ?? 0) + (representation.contentKey?.length ?? 0)
+  // A connector's content key is its ETag, the same string: counted once.
+  const contentKey = representation.contentKey === representation.etag ? 0 : (representation.contentKey?.length ?? 0)
+  const strings = key.length + (representation.etag?.length ?? 0) + contentKey
   return representation.json.byteLength + 2 * strings + 64
 }
 
 /** The key for a body's gzip form: a hash of its bytes, or nothing when it is too small to compress. */
-export function contentKeyOf(json: Buffer, hash: (json: Buffer) => string): string | undefined {
-  return json.byteLength >= COMPRESSION_THRESHOLD_BYTES ? hash(json) : undefined
+export function contentKeyOf(json: Buffer): string | undefined {
+  return json.byteLength >= COMPRESSION_THRESHOLD_BYTES ? hash('sha256', json, 'base64url') : undefined
 }
 
 /**

@@ -1,4 +1,3 @@
-import { hash } from 'node:crypto'
 import { contentKeyOf, serializerFor, type Representation } from '../http/representation.ts'
 import type { PageInfo } from '../http/pagination.ts'
 import { versionEtag } from './versions.dto.ts'
@@ -7,15 +6,14 @@ import { ConnectorVersionSchema, ConnectorVersionsPageSchema, type ConnectorVers
 const serializeVersion = serializerFor<ConnectorVersion>(ConnectorVersionSchema)
 const serializePage = serializerFor<PageInfo & { items: ConnectorVersion[] }>(ConnectorVersionsPageSchema)
 
-// A version's ETag leaves its validation messages out, so it does not name its bytes.
-const hashBytes = (json: Buffer): string => hash('sha256', json, 'base64url')
-
+// A version's ETag leaves its validation messages out, so it does not name its bytes: the
+// content key hashes the bytes themselves.
 export function versionRepresentation(dto: ConnectorVersion): Representation {
   const json = Buffer.from(serializeVersion(dto))
-  return { json, etag: versionEtag(dto), contentKey: contentKeyOf(json, hashBytes) }
+  return { json, etag: versionEtag(dto), contentKey: contentKeyOf(json) }
 }
 
 export function versionPageRepresentation(pageInfo: PageInfo, items: ConnectorVersion[]): Representation {
   const json = Buffer.from(serializePage({ ...pageInfo, items }))
-  return { json, etag: undefined, contentKey: contentKeyOf(json, hashBytes) }
+  return { json, etag: undefined, contentKey: contentKeyOf(json) }
 }
