@@ -21,8 +21,8 @@ const USAGE = `usage: npm run bench -- [options]
   --dialect <d>           sqlite and/or postgres (repeatable; default sqlite, plus postgres when DATABASE_URL is set)
   --scale <s>             small and/or large (repeatable; default both)
   --scenario <key>        only these scenarios (repeatable); keys: ${SCENARIOS.map((s) => s.key).join(', ')}
-  --duration <s>          measured seconds per scenario, split among the rounds (default 10, quick 0.4)
-  --warmup <s>            warm-up seconds per scenario in its first run (default 3, quick 0.3; later
+  --duration <s>          measured seconds per scenario, split among the rounds (default 10, quick 0.3)
+  --warmup <s>            warm-up seconds per scenario in its first run (default 3, quick 0.2; later
                           runs warm up for 1 s at most)
   --rounds <n>            measure in n rounds of the schedule (default 3, quick 1) and report each
                           scenario's median run and the medians of the rounds' ratios. In a round,
@@ -123,8 +123,8 @@ function parseOptions(argv: string[]): Options {
     dialects: profile && !values.dialect ? ['sqlite'] : dialects,
     scales,
     scenarios,
-    durationS: positive(values.duration, quick ? 0.4 : 10, '--duration'),
-    warmupS: positive(values.warmup, quick ? 0.3 : 3, '--warmup', 0),
+    durationS: positive(values.duration, quick ? 0.3 : 10, '--duration'),
+    warmupS: positive(values.warmup, quick ? 0.2 : 3, '--warmup', 0),
     rounds: positiveInteger(values.rounds, quick ? 1 : 3, '--rounds'),
     connections: positive(values.connections, 32, '--connections'),
     small: { label: 'small', connectors: 100, versionsPerConnector: 10 },
@@ -338,9 +338,11 @@ function printProfiles(p: Prepared, result: CatalogueResult | undefined): void {
 /**
  * One dialect: seed every catalogue into its own fresh database and start its servers (start-up
  * overlaps the next seeding), then measure the catalogues one after the other; an idle server
- * costs nothing measurable.
+ * costs nothing measurable. `built` settles when the server's build is done: seeding runs the CLI
+ * from its sources, so the first dialect's seeding overlaps the build and only starting the
+ * servers waits for it.
  */
-async function benchDialect(options: Options, load: LoadGenerator, dialect: DialectName): Promise<DialectResult> {
+async function benchDialect(options: Options, load: LoadGenerator, dialect: DialectName, built: Promise<void>): Promise<DialectResult> {
   const catalogues = options.scales.map((s) => (s === 'small' ? options.small : options.large))
   const prepared: Prepared[] = []
   const result: DialectResult = { dialect, catalogues: [] }
@@ -348,6 +350,7 @@ async function benchDialect(options: Options, load: LoadGenerator, dialect: Dial
   // Each catalogue's servers start as soon as it is seeded, overlapping the next seeding.
   const starting: Promise<void>[] = []
   const startServices = async (p: Prepared) => {
+    await built
     if (options.profile) p.profileDir = path.join(ROOT, 'bench', 'results', `profile-${stamp()}-${dialect}-${p.catalogue.label}`)
     await Promise.all([
       startServer(p.target, { nodeFlags: options.serverFlags, ...(p.profileDir ? { cpuProfileDir: p.profileDir } : {}) }).then((server) => {
@@ -543,13 +546,14 @@ async function main(): Promise<void> {
     process.exit(2)
   }
   const started = Date.now()
-  log(`building ${getAppDir()} (npm run build)`)
-  await buildApp()
+  log(`building ${getAppDir()} (npm run build) while the first catalogue is seeded`)
+  const built = buildApp().then(() => log('build done'))
+  built.catch(() => {})
   if (options.pin) pinProcesses({ server: os.availableParallelism() - 1, load: 0 })
   const load = startLoadGenerator()
   const dialects: DialectResult[] = []
   try {
-    for (const dialect of options.dialects) dialects.push(await benchDialect(options, load, dialect))
+    for (const dialect of options.dialects) dialects.push(await benchDialect(options, load, dialect, built))
   } finally {
     await load.stop()
   }
