@@ -27,19 +27,48 @@ export interface PageInfo {
   prev?: string
 }
 
+/**
+ * How many issued and verified cursors a codec remembers. A busy listing hands out the same `next`
+ * cursor on every request for its first page; remembering it saves two SHA-256 hashes and an HMAC
+ * per request (~20 µs), and a remembered cursor's verification is one lookup. ~0.5 MB at most.
+ */
+const REMEMBERED_CURSORS = 1024
+
+interface VerifiedCursor {
+  scope: string
+  values: readonly unknown[]
+}
+
 export class CursorCodec {
   readonly #secret: Buffer
+  /** `scope NUL values-as-JSON` → the cursor issued for them. */
+  readonly #issued = new Map<string, string>()
+  /** Cursors issued or verified, with the listing and the values they name. */
+  readonly #verified = new Map<string, VerifiedCursor>()
 
   constructor(secret: Buffer) {
     this.#secret = secret
   }
 
   encode(scope: string, values: readonly unknown[]): string {
-    const body = Buffer.from(JSON.stringify({ s: scopeHash(scope), v: values })).toString('base64url')
-    return `${body}.${this.#sign(body)}`
+    const json = JSON.stringify(values)
+    const key = `${scope}\u0000${json}`
+    let cursor = this.#issued.get(key)
+    if (cursor === undefined) {
+      const body = Buffer.from(`{"s":${JSON.stringify(scopeHash(scope))},"v":${json}}`).toString('base64url')
+      cursor = `${body}.${this.#sign(body)}`
+      remember(this.#issued, key, cursor)
+      remember(this.#verified, cursor, { scope, values: Object.freeze(JSON.parse(json) as unknown[]) })
+    }
+    return cursor
   }
 
-  decode(scope: string, cursor: string): unknown[] {
+  decode(scope: string, cursor: string): readonly unknown[] {
+    const known = this.#verified.get(cursor)
+    if (known !== undefined) {
+      if (known.scope !== scope) throw new ApiError('invalid_cursor')
+      return known.values
+    }
     const [body, signature, extra] = cursor.split('.')
     if (!body || !signature || extra !== undefined) throw new ApiError('invalid_cursor')
     const expected = Buffer.from(this.#sign(body))
@@ -49,12 +78,20 @@ export class CursorCodec {
     }
     const payload = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as { s: string; v: unknown[] }
     if (payload.s !== scopeHash(scope) || !Array.isArray(payload.v)) throw new ApiError('invalid_cursor')
-    return payload.v
+    const values = Object.freeze(payload.v)
+    remember(this.#verified, cursor, { scope, values })
+    return values
   }
 
   #sign(body: string): string {
     return createHmac('sha256', this.#secret).update(body).digest('base64url')
   }
+}
+
+/** Sets `key`, first dropping the oldest entry when the map is full. */
+function remember<V>(map: Map<string, V>, key: string, value: V): void {
+  if (map.size >= REMEMBERED_CURSORS) map.delete(map.keys().next().value!)
+  map.set(key, value)
 }
 
 function scopeHash(scope: string): string {
