@@ -15,6 +15,8 @@ declare module 'autocannon' {
     connections?: number
     pipelining?: number
     duration?: number
+    /** Stop after this many responses instead of after `duration`. */
+    amount?: number
     sampleInt?: number
     timeout?: number
     headers?: Record<string, string>
