@@ -23,7 +23,8 @@ const USAGE = `usage: npm run bench -- [options]
   --scenario <key>        only these scenarios (repeatable); keys: ${SCENARIOS.map((s) => s.key).join(', ')}
   --duration <s>          measured seconds per scenario, split among the rounds (default 10, quick 0.3)
   --warmup <s>            warm-up seconds per scenario in its first run (default 3, quick 0.2; later
-                          runs warm up for 1 s at most)
+                          runs warm up for 1 s at most); every warm-up also makes at least one pass
+                          over the scenario's requests, so that caches hold what it reads
   --rounds <n>            measure in n rounds of the schedule (default 3, quick 1) and report each
                           scenario's median run and the medians of the rounds' ratios. In a round,
                           each scenario with a baseline runs between two runs of that baseline, and
