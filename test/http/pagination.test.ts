@@ -54,6 +54,16 @@ test('decoded values cannot be changed through the remembered copy', () => {
   assert.deepEqual(codec.decode('listing', cursor), ['a', 1])
 })
 
+test('cursors of long listings (not remembered) work the same', () => {
+  const codec = new CursorCodec(secret)
+  const scope = `connectors:${'tag'.repeat(400)}`
+  const cursor = codec.encode(scope, ['a', 1])
+  assert.equal(codec.encode(scope, ['a', 1]), cursor)
+  assert.deepEqual(codec.decode(scope, cursor), ['a', 1])
+  assert.deepEqual(new CursorCodec(secret).decode(scope, cursor), ['a', 1])
+  assert.throws(() => codec.decode(`${scope}x`, cursor), (e) => code(e) === 'invalid_cursor')
+})
+
 test('cursors forgotten once the memory is full are still verified by their signature', () => {
   const codec = new CursorCodec(secret)
   const first = codec.encode('listing', [0])
