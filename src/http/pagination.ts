@@ -30,12 +30,12 @@ export interface PageInfo {
 /**
  * How many issued and verified cursors a codec remembers. A busy listing hands out the same `next`
  * cursor on every request for its first page; remembering it saves two SHA-256 hashes and an HMAC
- * per request (~20 µs), and a remembered cursor's verification is one lookup. Only cursors of
- * listings whose scope and values fit in REMEMBERED_KEY_CHARS are remembered (a filtered scope can
- * be kilobytes long), so both maps stay under ~3 MB whatever clients send.
+ * per request (~20 µs), and a remembered cursor's verification is one lookup. Only cursors whose
+ * text and listing scope together fit in REMEMBERED_CHARS are remembered (a filtered scope can be
+ * kilobytes long), so both maps stay under ~4 MB whatever clients send.
  */
 const REMEMBERED_CURSORS = 1024
-const REMEMBERED_KEY_CHARS = 512
+const REMEMBERED_CHARS = 512
 
 interface VerifiedCursor {
   scope: string
@@ -60,7 +60,7 @@ export class CursorCodec {
     if (cursor === undefined) {
       const body = Buffer.from(`{"s":${JSON.stringify(scopeHash(scope))},"v":${json}}`).toString('base64url')
       cursor = `${body}.${this.#sign(body)}`
-      if (key.length <= REMEMBERED_KEY_CHARS) {
+      if (fitsMemory(scope, cursor)) {
         remember(this.#issued, key, cursor)
         remember(this.#verified, cursor, { scope, values: Object.freeze(JSON.parse(json) as unknown[]) })
       }
@@ -84,13 +84,17 @@ export class CursorCodec {
     const payload = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as { s: string; v: unknown[] }
     if (payload.s !== scopeHash(scope) || !Array.isArray(payload.v)) throw new ApiError('invalid_cursor')
     const values = Object.freeze(payload.v)
-    if (scope.length + cursor.length <= REMEMBERED_KEY_CHARS * 2) remember(this.#verified, cursor, { scope, values })
+    if (fitsMemory(scope, cursor)) remember(this.#verified, cursor, { scope, values })
     return values
   }
 
   #sign(body: string): string {
     return createHmac('sha256', this.#secret).update(body).digest('base64url')
   }
+}
+
+function fitsMemory(scope: string, cursor: string): boolean {
+  return scope.length + cursor.length <= REMEMBERED_CHARS
 }
 
 /** Sets `key`, first dropping the oldest entry when the map is full. */
