@@ -68,6 +68,17 @@ export interface Dialect {
   /** Migration 0006: the name index, kept in step with `connectors` by the database, filled from existing rows. */
   createConnectorNameIndex(db: Kysely<unknown>): Promise<void>
   dropConnectorNameIndex(db: Kysely<unknown>): Promise<void>
+  /**
+   * Migration 0008: bounds how much of the name index's new entries a search must read linearly.
+   * PostgreSQL's GIN index queues the entries of inserted and updated rows in a pending list,
+   * merged into the index by VACUUM or once the list passes `gin_pending_list_limit` (4 MB by
+   * default), and every search scans the whole list. Every write to a connector updates its row
+   * (its `updatedAt` and revision) and, `updated_at` being indexed, adds index entries, so a
+   * few thousand writes made each name search scan thousands of queued rows until autovacuum
+   * ran. SQLite's trigram table changes only with a name: nothing to do.
+   */
+  boundConnectorNameIndexPendingList(db: Kysely<unknown>): Promise<void>
+  unboundConnectorNameIndexPendingList(db: Kysely<unknown>): Promise<void>
 }
 
 /** Shortest pattern a trigram index can answer: shorter ones fall back to reading the rows. */
@@ -190,6 +201,8 @@ export const sqliteDialect: Dialect = {
     await sql`drop table if exists connector_name_fts`.execute(db)
     await sql`drop table if exists connector_name_search`.execute(db)
   },
+  async boundConnectorNameIndexPendingList() {},
+  async unboundConnectorNameIndexPendingList() {},
 }
 
 export const postgresDialect: Dialect = {
@@ -243,6 +256,15 @@ export const postgresDialect: Dialect = {
   async dropConnectorNameIndex(db) {
     // The extension stays: other objects may use it.
     await sql`drop index if exists connectors_name_trgm`.execute(db)
+  },
+  async boundConnectorNameIndexPendingList(db) {
+    // 64 kB (the least allowed) holds the entries of a few hundred connector writes: searches scan
+    // at most that, and writes still add entries in batches. The index is absent where pg_trgm was
+    // not available to migration 0006.
+    await sql`alter index if exists connectors_name_trgm set (gin_pending_list_limit = 64)`.execute(db)
+  },
+  async unboundConnectorNameIndexPendingList(db) {
+    await sql`alter index if exists connectors_name_trgm reset (gin_pending_list_limit)`.execute(db)
   },
 }
 

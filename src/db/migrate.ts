@@ -7,6 +7,7 @@ import * as content from './migrations/0004_content.ts'
 import * as versionRevision from './migrations/0005_version_revision.ts'
 import * as connectorNameSearch from './migrations/0006_connector_name_search.ts'
 import * as connectorRevision from './migrations/0007_connector_revision.ts'
+import * as connectorNameIndexPendingList from './migrations/0008_connector_name_index_pending_list.ts'
 
 // Listed statically so migrations work the same from source, tests and any bundle.
 const migrations: Record<string, Migration> = {
@@ -17,6 +18,7 @@ const migrations: Record<string, Migration> = {
   '0005_version_revision': versionRevision,
   '0006_connector_name_search': connectorNameSearch,
   '0007_connector_revision': connectorRevision,
+  '0008_connector_name_index_pending_list': connectorNameIndexPendingList,
 }
 
 const provider: MigrationProvider = { getMigrations: async () => migrations }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { sql } from 'kysely'
 import { after, before, test } from 'node:test'
 import { insertConnector, type ConnectorFields } from '../../src/connectors/connectors.repository.ts'
 import { migrateTo, migrateToLatest } from '../../src/db/migrate.ts'
@@ -64,4 +65,23 @@ test('existing connectors are indexed by the migration; down and up again keep t
   await migrateToLatest(db)
   assert.deepEqual(await named('pay'), ['Beta Payroll', 'Gamma Payments'])
   assert.deepEqual(await named('alpha'), [])
+})
+
+test('0008 bounds the PostgreSQL name index pending list at 64 kB; down resets it', async () => {
+  const { db } = testDb
+  // SQLite's trigram table has no such setting: there the migration only has to run both ways.
+  const options = async () => {
+    if (db.dialect.name !== 'postgres') return 'not applicable'
+    const { rows } = await sql<{ reloptions: string[] | null }>`select reloptions from pg_class where relname = 'connectors_name_trgm'`.execute(db.kysely)
+    assert.equal(rows.length, 1, 'migration 0006 created the trigram index')
+    return rows[0]!.reloptions
+  }
+  const bounded = db.dialect.name === 'postgres' ? ['gin_pending_list_limit=64'] : 'not applicable'
+  await migrateToLatest(db)
+  assert.deepEqual(await options(), bounded)
+  await migrateTo(db, '0007_connector_revision')
+  assert.deepEqual(await options(), db.dialect.name === 'postgres' ? null : 'not applicable')
+  await migrateToLatest(db)
+  assert.deepEqual(await options(), bounded)
+  assert.deepEqual(await named('payroll'), ['Beta Payroll'])
 })
