@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto'
+import { createRequire } from 'node:module'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import cookie from '@fastify/cookie'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import { createJwtVerifier } from './auth/jwt.ts'
 import { defaultLimits, type LimitsConfig, type SecurityConfig } from './config.ts'
 import { MemoryWindowCounter, RedisWindowCounter, type WindowCounter } from './http/counters.ts'
@@ -70,6 +71,11 @@ function rawErrorResponse(error: ApiError): string {
 }
 
 const DOCS_PREFIX = '/docs'
+
+/** The Redis client, loaded only when REDIS_URL is set (~1 MB of heap and ~15 MB of RSS otherwise spent for nothing). */
+function loadRedis(): typeof Redis {
+  return (createRequire(import.meta.url)('ioredis') as { Redis: typeof Redis }).Redis
+}
 
 /** A Redis outage must not lock everybody out of authentication: the counter then counts nothing. */
 function availableOrNothing(counter: WindowCounter): WindowCounter {
@@ -139,7 +145,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   })
 
   const redis = security.redisUrl
-    ? new Redis(security.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 })
+    ? new (loadRedis())(security.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 })
     : undefined
   if (redis) {
     redis.on('error', (err) => app.log.warn({ err }, 'redis error'))
