@@ -41,8 +41,9 @@ export function sqliteFileIn(dataDir: string): string {
 }
 
 /**
- * The PostgreSQL driver, loaded only by a server that uses it: on the embedded default it would
- * cost ~3 MB of heap and ~15 MB of RSS for nothing. Synchronously, so opening stays synchronous.
+ * The PostgreSQL driver, loaded only by a server that uses it: on the embedded default its ~3 MB
+ * of heap are spent for nothing (with ioredis, ~5 MB of the idle server's RSS; docs/performance.md,
+ * round 14). Synchronously, so opening stays synchronous.
  */
 function loadPg(): typeof pg {
   return createRequire(import.meta.url)('pg') as typeof pg
