@@ -10,16 +10,27 @@ import { Worker } from 'node:worker_threads'
  * Here a worker thread with a connection of its own does it: the server's connection tells it
  * that it wrote (an atomic counter in shared memory, no message), the worker waits a moment for
  * more writes and runs a PASSIVE checkpoint, which never blocks readers or writers. The server's
- * connection keeps a higher automatic checkpoint of its own, in case the worker falls behind or
- * is gone.
+ * connection keeps a higher automatic checkpoint of its own (see FALLBACK_AUTOCHECKPOINT_PAGES).
  */
 
 /** Slots of the shared Int32Array. */
 export const SIGNAL = { writes: 0, stop: 1, checkpoints: 2 } as const
-/** How long the worker lets writes gather before a checkpoint. */
-export const CHECKPOINT_PAUSE_MS = 20
-/** The server connection's own automatic checkpoint, in pages, while the worker runs (SQLite's default is 1,000). */
-export const FALLBACK_AUTOCHECKPOINT_PAGES = 4000
+/**
+ * How long the worker lets writes gather before a checkpoint. A checkpoint copies each page once
+ * however often it was written since the previous one, so under a steady stream of writes a
+ * longer pause copies fewer pages per write (20 ms copied much the same pages over and over;
+ * docs/performance.md, round 15).
+ */
+export const CHECKPOINT_PAUSE_MS = 250
+/**
+ * The server connection's own automatic checkpoint, in pages (SQLite's default is 1,000). SQLite
+ * starts the WAL over only when a write finds it wholly checkpointed, which a PASSIVE checkpoint
+ * running beside a steady stream of writes never leaves it: there, this checkpoint, in the COMMIT
+ * that takes the WAL past it, copies what the worker has not yet and lets the WAL restart. So it
+ * bounds the WAL file (about 64 MiB), and a larger one restarts it less often: with 4,000 pages the
+ * longer pause gained little (round 15). It also does all the checkpointing if the worker is gone.
+ */
+export const FALLBACK_AUTOCHECKPOINT_PAGES = 16_000
 
 export interface CheckpointWorkerData {
   file: string

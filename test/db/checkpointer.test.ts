@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test'
 import SQLite from 'better-sqlite3'
 import { sql } from 'kysely'
 import { writeTransaction } from '../../src/db/database.ts'
-import { Checkpointer } from '../../src/db/checkpointer.ts'
+import { CHECKPOINT_PAUSE_MS, Checkpointer } from '../../src/db/checkpointer.ts'
 import { buildTestApp, createConnector, createVersion, type TestApp } from '../helpers/app.ts'
 import { testDialect } from '../helpers/database.ts'
 
@@ -56,7 +56,7 @@ describe('background checkpoints', { skip: testDialect !== 'sqlite' && 'SQLite o
   })
 
   test('a write reaches the database file without waiting for the WAL to fill', async () => {
-    // A handful of pages: far below SQLite's own automatic checkpoint (1,000 pages, here 4,000),
+    // A handful of pages: far below SQLite's own automatic checkpoint (1,000 pages, here 16,000),
     // so only the worker copies it back.
     const res = await t.request({ method: 'PUT', url: versionPath(), payload: { name: 'v1', description: 'checkpointed' } })
     assert.equal(res.status, 200)
@@ -67,11 +67,11 @@ describe('background checkpoints', { skip: testDialect !== 'sqlite' && 'SQLite o
   })
 
   test('a write transaction that commits long after its last write is checkpointed too', async () => {
-    // The worker waits 20 ms after a write before it checkpoints; a commit later than that must
+    // The worker waits a moment (CHECKPOINT_PAUSE_MS) after a write before it checkpoints; a commit later than that must
     // wake it again, or the transaction's pages stay in the WAL until some other write.
     await writeTransaction(t.db, async (tx) => {
       await sql`update connector_versions set description = 'late commit' where connector_id = ${connectorId} and name = 'v1'`.execute(tx.kysely)
-      await new Promise((resolve) => setTimeout(resolve, 200))
+      await new Promise((resolve) => setTimeout(resolve, CHECKPOINT_PAUSE_MS + 200))
     })
     assert.ok(await eventually(() => storedDescription() === 'late commit', 3000), 'the committed write is still only in the WAL')
   })
