@@ -5,8 +5,8 @@ import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import SQLite from 'better-sqlite3'
 import { sql } from 'kysely'
-import { writeTransaction } from '../../src/db/database.ts'
-import { CHECKPOINT_PAUSE_MS, Checkpointer } from '../../src/db/checkpointer.ts'
+import { openDatabase, writeTransaction } from '../../src/db/database.ts'
+import { CHECKPOINT_PAUSE_MS, Checkpointer, FALLBACK_AUTOCHECKPOINT_PAGES } from '../../src/db/checkpointer.ts'
 import { buildTestApp, createConnector, createVersion, type TestApp } from '../helpers/app.ts'
 import { testDialect } from '../helpers/database.ts'
 
@@ -85,6 +85,36 @@ describe('background checkpoints', { skip: testDialect !== 'sqlite' && 'SQLite o
     })
     clearTimeout(timer)
     assert.equal(failed, true)
+  })
+
+  test('under a steady stream of writes the WAL file stays within the fallback checkpoint', async () => {
+    // The worker's PASSIVE checkpoints never leave the WAL wholly copied while writes go on, so
+    // only the connection's own checkpoint at FALLBACK_AUTOCHECKPOINT_PAGES lets it start over:
+    // without it (or with it off) the file would grow with every write.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cr-ckpt-'))
+    const file = path.join(dir, 'stream.db')
+    const db = openDatabase({ sqliteFile: file })
+    try {
+      await sql`create table pages (body blob not null)`.execute(db.kysely)
+      const pageSize = Number((await sql<{ page_size: number }>`pragma page_size`.execute(db.kysely)).rows[0]!.page_size)
+      const rowsPerCommit = 64
+      let largest = 0
+      // Twice the fallback's pages, each row about one page, written without a pause.
+      for (let written = 0; written < 2 * FALLBACK_AUTOCHECKPOINT_PAGES; written += rowsPerCommit) {
+        await writeTransaction(db, (tx) =>
+          sql`with recursive n (i) as (select 1 union all select i + 1 from n where i < ${rowsPerCommit})
+            insert into pages (body) select randomblob(${pageSize - 200}) from n`.execute(tx.kysely),
+        )
+        largest = Math.max(largest, fs.statSync(`${file}-wal`).size)
+      }
+      // A commit's frames (a page and its header each) may take it past the limit once.
+      const bound = (FALLBACK_AUTOCHECKPOINT_PAGES + 2 * rowsPerCommit) * (pageSize + 24) + 32
+      assert.ok(largest <= bound, `the WAL grew to ${largest} bytes, beyond ${bound}`)
+      assert.ok(largest > (FALLBACK_AUTOCHECKPOINT_PAGES / 2) * pageSize, `the WAL stayed at ${largest} bytes: did the writes reach it?`)
+    } finally {
+      await db.close()
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   test('stop() waits for the worker to close its connection, and is safe to repeat', async () => {
