@@ -67,8 +67,9 @@ describe('background checkpoints', { skip: testDialect !== 'sqlite' && 'SQLite o
   })
 
   test('a write transaction that commits long after its last write is checkpointed too', async () => {
-    // The worker waits a moment (CHECKPOINT_PAUSE_MS) after a write before it checkpoints; a commit later than that must
-    // wake it again, or the transaction's pages stay in the WAL until some other write.
+    // The worker waits CHECKPOINT_PAUSE_MS after a write before it checkpoints; a commit later
+    // than that must wake it again, or the transaction's pages stay in the WAL until some other
+    // write.
     await writeTransaction(t.db, async (tx) => {
       await sql`update connector_versions set description = 'late commit' where connector_id = ${connectorId} and name = 'v1'`.execute(tx.kysely)
       await new Promise((resolve) => setTimeout(resolve, CHECKPOINT_PAUSE_MS + 200))
