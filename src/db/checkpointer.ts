@@ -27,8 +27,10 @@ export const CHECKPOINT_PAUSE_MS = 250
  * starts the WAL over only when a write finds it wholly checkpointed, which a PASSIVE checkpoint
  * running beside a steady stream of writes never leaves it: there, this checkpoint, in the COMMIT
  * that takes the WAL past it, copies what the worker has not yet and lets the WAL restart. So it
- * bounds the WAL file (about 64 MiB), and a larger one restarts it less often: with 4,000 pages the
- * longer pause gained little (round 15). It also does all the checkpointing if the worker is gone.
+ * keeps the WAL file near 64 MiB (past it by what is written while a checkpoint of the worker's holds
+ * SQLite's checkpoint lock, when the COMMIT's is skipped), and a larger one restarts it less often:
+ * with 4,000 pages the longer pause gained little (round 15). It also does all the checkpointing if
+ * the worker is gone.
  */
 export const FALLBACK_AUTOCHECKPOINT_PAGES = 16_000
 
