@@ -110,7 +110,8 @@ describe('background checkpoints', { skip: testDialect !== 'sqlite' && 'SQLite o
         )
         largest = Math.max(largest, fs.statSync(`${file}-wal`).size)
       }
-      // Frames are a page and a 24-byte header each; twice the fallback, what was written stays below.
+      // A frame is a page and a 24-byte header. Without the fallback the WAL would hold all three
+      // times its pages; with it, it stays below twice.
       const bound = 2 * FALLBACK_AUTOCHECKPOINT_PAGES * (pageSize + 24) + 32
       assert.ok(largest <= bound, `the WAL grew to ${largest} bytes, beyond ${bound}`)
       assert.ok(largest > (FALLBACK_AUTOCHECKPOINT_PAGES / 2) * pageSize, `the WAL stayed at ${largest} bytes: did the writes reach it?`)
