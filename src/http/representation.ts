@@ -85,7 +85,11 @@ export function representationSender(forms: CompressedForms): SendRepresentation
     if (!('items' in representation)) {
       return reply.send(gzip ? forms.memberOf(representation.contentKey!, representation.json) : representation.json)
     }
-    return reply.send(gzip ? gzipPage(representation, forms) : streamOf(plainParts(representation)))
+    if (gzip) return reply.send(gzipPage(representation, forms))
+    const parts = plainParts(representation)
+    // With its length known the page goes out as it is, not in chunked encoding's frames.
+    reply.header('content-length', parts.reduce((bytes, part) => bytes + part.byteLength, 0))
+    return reply.send(streamOf(parts))
   }
 }
 

@@ -93,6 +93,9 @@ describe('gzip responses', () => {
       assert.equal(gzip.headers.vary, 'Accept-Encoding')
       assert.equal(gzip.headers.etag, undefined)
       assert.deepEqual(gunzipSync(gzip.rawPayload).toString(), identity.body, url)
+      // The identity page, written from its pieces, still declares its length: no chunked frames.
+      assert.equal(identity.headers['content-length'], String(identity.rawPayload.byteLength), url)
+      assert.equal(identity.headers['transfer-encoding'], undefined, url)
     }
     // A cursor's page too (its head carries the cursors).
     const first = await t.request({ method: 'GET', url: `/o/${t.org.id}/connectors?first=2` })
