@@ -108,9 +108,9 @@ describe('the load generator', () => {
   test('opens a new connection when the server closes one, and goes on', async () => {
     const before = seen.length
     // autocannon writes the next request on the closing connection before it sees the end, so
-    // some are lost, and not evenly: this only checks that the load goes on.
+    // some are lost (and the server may reset that connection: an error autocannon counts, and
+    // reconnects after): this only checks that the load goes on.
     const result = await load.run({ baseUrl, connections: 2, warmupS: 0, durationS: 0.5, headers: {}, items: [{ method: 'GET', path: '/close' }] })
-    assert.equal(result.errors, 0)
     assert.ok(result.requests > 20, `only ${result.requests} responses`)
     assert.equal(result.statusCodes['200'], result.requests)
     assert.ok(seen.length - before >= result.requests)
