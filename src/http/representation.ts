@@ -86,18 +86,22 @@ export function representationSender(forms: CompressedForms): SendRepresentation
       return reply.send(gzip ? forms.memberOf(representation.contentKey!, representation.json) : representation.json)
     }
     if (gzip) return reply.send(gzipPage(representation, forms))
-    const parts = plainParts(representation)
     // With its length known the page goes out as it is, not in chunked encoding's frames.
-    reply.header('content-length', parts.reduce((bytes, part) => bytes + part.byteLength, 0))
-    return reply.send(streamOf(parts))
+    reply.header('content-length', composedBytes(representation))
+    return reply.send(streamOf(plainParts(representation)))
   }
 }
 
 function isCompressible(representation: Representation | ComposedRepresentation): boolean {
   if (!('items' in representation)) return representation.contentKey !== undefined && representation.json.byteLength >= COMPRESSION_THRESHOLD_BYTES
-  let bytes = representation.head.byteLength + representation.tail.byteLength
-  for (const item of representation.items) bytes += item.json.byteLength + 1
-  return bytes >= COMPRESSION_THRESHOLD_BYTES
+  return composedBytes(representation) >= COMPRESSION_THRESHOLD_BYTES
+}
+
+/** The length of a composed page's body: head, items, the commas between them, tail. */
+function composedBytes({ head, items, tail }: ComposedRepresentation): number {
+  let bytes = head.byteLength + tail.byteLength + Math.max(0, items.length - 1) * COMMA.byteLength
+  for (const item of items) bytes += item.json.byteLength
+  return bytes
 }
 
 function plainParts({ head, items, tail }: ComposedRepresentation): Buffer[] {
