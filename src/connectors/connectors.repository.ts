@@ -163,6 +163,11 @@ export function connectorRevision(db: Db, organisationId: string, id: string): P
   })
 }
 
+/** Whether the organisation has the connector: one indexed read (remembered on SQLite), no labels. */
+export async function connectorExists(db: Db, organisationId: string, id: string): Promise<boolean> {
+  return (await connectorRevision(db, organisationId, id)) !== undefined
+}
+
 export async function findConnector(db: Db, organisationId: string, id: string): Promise<ConnectorRecord | undefined> {
   const head = await findConnectorHead(db, organisationId, id)
   return head && (await withLabels(db, [head]))[0]

@@ -1,6 +1,6 @@
 import { authorize } from '../auth/access.ts'
 import type { Principal } from '../auth/principal.ts'
-import { findConnector, touchConnector } from '../connectors/connectors.repository.ts'
+import { connectorExists, touchConnector } from '../connectors/connectors.repository.ts'
 import { writeTransaction, type Db } from '../db/database.ts'
 import { ApiError, type ErrorField } from '../http/errors.ts'
 import { paginate, type PageInfo, type PageRequest } from '../http/pagination.ts'
@@ -73,7 +73,7 @@ function versionNotFound(ref: string): ApiError {
 
 /** Resolves the target version for a read (the caller has authorised). */
 async function readVersion(db: Db, target: ContentTarget): Promise<{ version: VersionRecord; ctx: UrlContext }> {
-  if (!(await findConnector(db, target.organisationId, target.connectorId))) throw new ApiError('connector_not_found')
+  if (!(await connectorExists(db, target.organisationId, target.connectorId))) throw new ApiError('connector_not_found')
   const found = await resolveVersion(db, target.connectorId, target.version)
   if (!found) throw versionNotFound(target.version)
   return { version: found.version, ctx: urlContext(target, found.version) }

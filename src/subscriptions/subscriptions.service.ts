@@ -1,6 +1,6 @@
 import { authorize } from '../auth/access.ts'
 import type { Principal } from '../auth/principal.ts'
-import { findConnector } from '../connectors/connectors.repository.ts'
+import { connectorExists } from '../connectors/connectors.repository.ts'
 import { writeTransaction, type Db } from '../db/database.ts'
 import { ApiError } from '../http/errors.ts'
 import { paginate, type PageInfo, type PageRequest } from '../http/pagination.ts'
@@ -103,7 +103,7 @@ export async function listSubscriptions(
 ): Promise<{ items: Subscription[]; pageInfo: PageInfo }> {
   authorize(principal, target.organisationId, 'read')
   const { db } = registry
-  if (!(await findConnector(db, target.organisationId, target.connectorId))) throw new ApiError('connector_not_found')
+  if (!(await connectorExists(db, target.organisationId, target.connectorId))) throw new ApiError('connector_not_found')
   const { rows, pageInfo } = await paginate(registry.cursors, subscriptionsListing(db, target.connectorId), page)
   return { items: await toDtos(db, target.connectorId, rows), pageInfo }
 }

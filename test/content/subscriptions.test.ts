@@ -72,6 +72,14 @@ test('PUT subscribes (201) or moves (200); GET lists; DELETE unsubscribes; names
   assert.equal((await t.request({ method: 'GET', url: subs(c), as: other })).status, 403)
   const theirs = await createConnector(t, {}, other)
   assert.equal((await subscribe(theirs.id, 'billing', 'v1')).body.code, 'connector_not_found')
+  // Listing asks only whether the connector is in the organisation: another's, or a deleted one, is 404.
+  const theirList = await t.request({ method: 'GET', url: subs(theirs.id) })
+  assert.equal(theirList.status, 404)
+  assert.equal(theirList.body.code, 'connector_not_found')
+  const gone = (await createConnector(t)).id
+  assert.equal((await t.request({ method: 'GET', url: subs(gone) })).status, 200)
+  assert.equal((await t.request({ method: 'DELETE', url: `/o/${t.org.id}/connectors/${gone}` })).status, 204)
+  assert.equal((await t.request({ method: 'GET', url: subs(gone) })).body.code, 'connector_not_found')
 })
 
 test('a subscribed version cannot be unpublished or deleted, nor the connector deleted, unless force on delete', async () => {
