@@ -243,20 +243,14 @@ export async function createOperation(
   kind: OperationKind,
   input: OperationInput,
 ): Promise<OperationDto> {
-  authorize(principal, target.organisationId, 'write')
-  const { db } = registry
-  try {
-    return await changeContent(registry, target, async (tx, version, ctx) => {
-      const index = new ContentIndex(await loadContent(tx, version.id))
-      const { body, links } = planOperation(kind, input, index, undefined)
-      if (await findOperation(tx, kind, version.id, input.name)) throw operationConflict(kind, input.name)
-      const created = await insertOperation(tx, kind, version.id, { name: input.name, body })
-      await replaceLinks(tx, version.id, { kind, id: created.id }, links)
-      return operationDto(tx, kind, version.id, created.name, ctx)
-    })
-  } catch (error) {
-    return rethrowUnique(db, error, () => operationConflict(kind, input.name))
-  }
+  return writeOperation(registry, principal, target, kind, input.name, async (tx, version, ctx) => {
+    const index = new ContentIndex(await loadContent(tx, version.id))
+    const { body, links } = planOperation(kind, input, index, undefined)
+    if (await findOperation(tx, kind, version.id, input.name)) throw operationConflict(kind, input.name)
+    const created = await insertOperation(tx, kind, version.id, { name: input.name, body })
+    await replaceLinks(tx, version.id, { kind, id: created.id }, links)
+    return operationDto(tx, kind, version.id, created.name, ctx)
+  })
 }
 
 export async function updateOperation(
@@ -267,22 +261,36 @@ export async function updateOperation(
   name: string,
   input: OperationInput,
 ): Promise<OperationDto> {
+  return writeOperation(registry, principal, target, kind, input.name, async (tx, version, ctx) => {
+    const existing = await findOperation(tx, kind, version.id, name)
+    if (!existing) throw operationNotFound(kind, name)
+    if (input.id !== existing.id) throw new ApiError('read_only_field', { fields: [{ field: 'id', message: 'is read-only' }] })
+    const index = new ContentIndex(await loadContent(tx, version.id))
+    const { body, links } = planOperation(kind, input, index, existing)
+    if (input.name !== existing.name && (await findOperation(tx, kind, version.id, input.name))) throw operationConflict(kind, input.name)
+    await updateOperationRow(tx, kind, existing.id, { name: input.name, body })
+    await replaceLinks(tx, version.id, { kind, id: existing.id }, links)
+    return operationDto(tx, kind, version.id, input.name, ctx)
+  })
+}
+
+/**
+ * Creates or replaces an operation in a draft's content: authorised for writing, in changeContent's
+ * transaction; a unique-key race on `name` still answers the conflict the work checks for.
+ */
+async function writeOperation(
+  registry: Registry,
+  principal: Principal,
+  target: ContentTarget,
+  kind: OperationKind,
+  name: string,
+  work: (tx: Db, version: VersionRecord, ctx: UrlContext) => Promise<OperationDto>,
+): Promise<OperationDto> {
   authorize(principal, target.organisationId, 'write')
-  const { db } = registry
   try {
-    return await changeContent(registry, target, async (tx, version, ctx) => {
-      const existing = await findOperation(tx, kind, version.id, name)
-      if (!existing) throw operationNotFound(kind, name)
-      if (input.id !== existing.id) throw new ApiError('read_only_field', { fields: [{ field: 'id', message: 'is read-only' }] })
-      const index = new ContentIndex(await loadContent(tx, version.id))
-      const { body, links } = planOperation(kind, input, index, existing)
-      if (input.name !== existing.name && (await findOperation(tx, kind, version.id, input.name))) throw operationConflict(kind, input.name)
-      await updateOperationRow(tx, kind, existing.id, { name: input.name, body })
-      await replaceLinks(tx, version.id, { kind, id: existing.id }, links)
-      return operationDto(tx, kind, version.id, input.name, ctx)
-    })
+    return await changeContent(registry, target, work)
   } catch (error) {
-    return rethrowUnique(db, error, () => operationConflict(kind, input.name))
+    return rethrowUnique(registry.db, error, () => operationConflict(kind, name))
   }
 }
 
