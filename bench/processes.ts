@@ -153,14 +153,45 @@ export function cpuUs(pid: number): number | undefined {
 const CLOCK_TICKS_PER_S = 100
 
 /**
+ * Read and write system calls a process has made, all its threads together (Linux
+ * /proc/<pid>/io `syscr` / `syscw`: read, pread, readv …, write, pwrite, writev …, sockets and
+ * files alike); undefined elsewhere. Unlike time, a count does not drift with the machine.
+ */
+export function ioCalls(pid: number): { reads: number; writes: number } | undefined {
+  try {
+    const io = fs.readFileSync(`/proc/${pid}/io`, 'utf8')
+    const reads = /^syscr:\s+(\d+)/m.exec(io)
+    const writes = /^syscw:\s+(\d+)/m.exec(io)
+    return reads && writes ? { reads: Number(reads[1]), writes: Number(writes[1]) } : undefined
+  } catch {
+    return undefined
+  }
+}
+
+export interface CounterWatch {
+  stop(): void
+  /** How much the counter grew inside the window (monotonic clock, µs), interpolated between samples. */
+  within(window: [number, number]): number | undefined
+}
+
+/**
  * Samples a process's CPU time against the monotonic clock, so the CPU spent inside a window
  * measured by another process (the load generator's `windowUs`) can be read off afterwards.
  */
-export function watchCpu(pid: number, intervalMs = 20): { stop(): void; within(window: [number, number]): number | undefined } {
+export function watchCpu(pid: number, intervalMs = 20): CounterWatch {
+  return watchCounter(() => cpuUs(pid), intervalMs)
+}
+
+/** Samples the read and write system calls of a process, as watchCpu samples its CPU time. */
+export function watchIoCalls(pid: number, intervalMs = 20): { reads: CounterWatch; writes: CounterWatch } {
+  return { reads: watchCounter(() => ioCalls(pid)?.reads, intervalMs), writes: watchCounter(() => ioCalls(pid)?.writes, intervalMs) }
+}
+
+function watchCounter(read: () => number | undefined, intervalMs: number): CounterWatch {
   const samples: [number, number][] = []
   const sample = () => {
-    const cpu = cpuUs(pid)
-    if (cpu !== undefined) samples.push([Number(process.hrtime.bigint() / 1000n), cpu])
+    const value = read()
+    if (value !== undefined) samples.push([Number(process.hrtime.bigint() / 1000n), value])
   }
   sample()
   const timer = setInterval(sample, intervalMs)

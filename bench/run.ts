@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util'
 import { buildApp, createTarget, getAppDir, log, ROOT, serverCommand, setAppDir, type DialectName, type Target } from './common.ts'
 import type { LoadResult } from './load-generator.ts'
 import { explainHotQueries, type PlannedQuery } from './plans.ts'
-import { pinningOf, pinProcesses, rssMb, startBaseline, startLoadGenerator, startServer, watchCpu, watchRss, type LoadGenerator, type Service } from './processes.ts'
+import { pinningOf, pinProcesses, rssMb, startBaseline, startLoadGenerator, startServer, watchCpu, watchIoCalls, watchRss, type LoadGenerator, type Service } from './processes.ts'
 import { summariseProfile } from './profile-summary.ts'
 import { BASELINE_SCENARIO, fetchCursors, itemsFor, responseSizes, SCENARIOS, type Scenario, type ScenarioContext } from './scenarios.ts'
 import { baselineRatios, catalogueOrder, median, pairedBaseline, roundSchedule, scaleRatios } from './schedule.ts'
@@ -149,6 +149,11 @@ interface ScenarioResult extends Omit<LoadResult, 'id'> {
    */
   cpuUsPerRequest?: number
   /**
+   * Read and write system calls of the serving process per response in the measured window (all
+   * its threads: socket reads and writes, SQLite's page reads, WAL writes and checkpoints).
+   */
+  ioCallsPerRequest?: { reads: number; writes: number }
+  /**
    * Throughput relative to the matching baseline (same catalogue): the median of the rounds'
    * ratios, each against the baseline runs right before and after the scenario's (schedule.ts).
    */
@@ -214,6 +219,7 @@ async function measureCatalogues(options: Options, load: LoadGenerator, prepared
         const first = !slices[at]!.some((x) => x.scenario === scenario.key)
         const rss = watchRss(service.pid)
         const cpu = watchCpu(service.pid)
+        const io = watchIoCalls(service.pid)
         const { id: _id, ...figures } = await load.run({
           baseUrl: service.baseUrl,
           connections: scenario.connections ?? options.connections,
@@ -223,7 +229,11 @@ async function measureCatalogues(options: Options, load: LoadGenerator, prepared
           items: itemsFor(scenario.itemsOf ?? scenario.key, contexts[at]!),
         })
         cpu.stop()
+        io.reads.stop()
+        io.writes.stop()
         const cpuUs = cpu.within(figures.windowUs)
+        const ioReads = io.reads.within(figures.windowUs)
+        const ioWrites = io.writes.within(figures.windowUs)
         slices[at]!.push({
           round,
           index,
@@ -232,6 +242,9 @@ async function measureCatalogues(options: Options, load: LoadGenerator, prepared
           ...figures,
           peakRssMb: rss.stop(),
           ...(cpuUs !== undefined && figures.requests > 0 ? { cpuUsPerRequest: cpuUs / figures.requests } : {}),
+          ...(ioReads !== undefined && ioWrites !== undefined && figures.requests > 0
+            ? { ioCallsPerRequest: { reads: ioReads / figures.requests, writes: ioWrites / figures.requests } }
+            : {}),
         })
         const roundTag = options.rounds > 1 ? ` (round ${round + 1}/${options.rounds})` : ''
         log(
@@ -404,6 +417,7 @@ function stamp(): string {
 
 // --- reporting --------------------------------------------------------------------------
 const f0 = (n: number) => n.toFixed(0)
+const f1 = (n: number) => n.toFixed(1)
 const f2 = (n: number) => n.toFixed(2)
 
 function markdown(options: Options, dialects: DialectResult[]): string {
@@ -434,8 +448,8 @@ function markdown(options: Options, dialects: DialectResult[]): string {
   out.push(`Server: node ${[...command.nodeFlags, ...options.serverFlags, ...command.args.map((a) => (path.isAbsolute(a) ? path.relative(getAppDir(), a) : a))].join(' ')}.`)
   for (const d of dialects) {
     out.push('', `### ${d.dialect === 'sqlite' ? 'SQLite' : 'PostgreSQL'}`, '')
-    out.push('| Scenario | Catalogue | req/s | req/s by round | p50 ms | p99 ms | non-2xx + errors | peak RSS MB | × baseline | × bare HTTP | large/small | B/resp | CPU µs/req | load gen CPU % |')
-    out.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|')
+    out.push('| Scenario | Catalogue | req/s | req/s by round | p50 ms | p99 ms | non-2xx + errors | peak RSS MB | × baseline | × bare HTTP | large/small | B/resp | CPU µs/req | I/O calls/req (r / w) | load gen CPU % |')
+    out.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|')
     const sizedBaselines = options.scenarios.filter((s) => s.bareHttp).map((s) => s.title)
     for (const scenario of options.scenarios) {
       for (const c of d.catalogues) {
@@ -447,7 +461,8 @@ function markdown(options: Options, dialects: DialectResult[]): string {
           `| ${scenario.title} | ${c.catalogue.label} | ${f0(r.rps)} | ${byRound(r)} | ${f2(r.p50Ms)} | ${f2(r.p99Ms)} | ${r.non2xx + r.errors} | ` +
             `${f0(r.peakRssMb)} | ${r.baselineRatio !== undefined ? `${f2(r.baselineRatio)}${baselineName}` : ''} | ` +
             `${r.constantRatio !== undefined ? f2(r.constantRatio) : ''} | ${scale} | ${f0(r.bytesPerResponse)} | ` +
-            `${r.cpuUsPerRequest !== undefined ? f0(r.cpuUsPerRequest) : ''} | ${f0(r.loadCpuShare * 100)} |`,
+            `${r.cpuUsPerRequest !== undefined ? f0(r.cpuUsPerRequest) : ''} | ` +
+            `${r.ioCallsPerRequest ? `${f1(r.ioCallsPerRequest.reads)} / ${f1(r.ioCallsPerRequest.writes)}` : ''} | ${f0(r.loadCpuShare * 100)} |`,
         )
       }
     }
@@ -457,6 +472,10 @@ function markdown(options: Options, dialects: DialectResult[]): string {
     out.push(
       '× baseline: the median of the rounds\' ratios, each against the baseline runs right before and after the scenario\'s; ' +
         'large/small: the median of the rounds\' ratios, each between the two catalogues\' runs of the step, back to back.',
+    )
+    out.push(
+      'I/O calls/req: the serving process\'s read and write system calls per response (/proc/<pid>/io syscr / syscw, all threads): ' +
+        'its socket\'s, and on SQLite the page reads that missed its cache, WAL writes and checkpoint copies.',
     )
     out.push('load gen CPU %: the load generator\'s share of its CPU in the measured window (near 100: the load generator, not the server, was the limit).')
     for (const c of d.catalogues) {
