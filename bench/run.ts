@@ -21,8 +21,8 @@ const USAGE = `usage: npm run bench -- [options]
   --dialect <d>           sqlite and/or postgres (repeatable; default sqlite, plus postgres when DATABASE_URL is set)
   --scale <s>             small and/or large (repeatable; default both)
   --scenario <key>        only these scenarios (repeatable); keys: ${SCENARIOS.map((s) => s.key).join(', ')}
-  --duration <s>          measured seconds per scenario, split among the rounds (default 10, quick 0.3)
-  --warmup <s>            warm-up seconds per scenario in its first run (default 3, quick 0.2; later
+  --duration <s>          measured seconds per scenario, split among the rounds (default 10, quick 0.2)
+  --warmup <s>            warm-up seconds per scenario in its first run (default 3, quick 0.1; later
                           runs warm up for 1 s at most); every warm-up also makes at least one pass
                           over the scenario's requests, so that caches hold what it reads
   --rounds <n>            measure in n rounds of the schedule (default 3, quick 1) and report each
@@ -124,8 +124,8 @@ function parseOptions(argv: string[]): Options {
     dialects: profile && !values.dialect ? ['sqlite'] : dialects,
     scales,
     scenarios,
-    durationS: positive(values.duration, quick ? 0.3 : 10, '--duration'),
-    warmupS: positive(values.warmup, quick ? 0.2 : 3, '--warmup', 0),
+    durationS: positive(values.duration, quick ? 0.2 : 10, '--duration'),
+    warmupS: positive(values.warmup, quick ? 0.1 : 3, '--warmup', 0),
     rounds: positiveInteger(values.rounds, quick ? 1 : 3, '--rounds'),
     connections: positive(values.connections, 32, '--connections'),
     small: { label: 'small', connectors: 100, versionsPerConnector: 10 },
