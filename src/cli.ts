@@ -17,6 +17,7 @@ async function withDatabase<T>(work: (db: Db, config: Config) => Promise<T>, opt
     databaseUrl: config.databaseUrl,
     poolMax: config.databasePoolMax,
     sqliteFile: sqliteFileIn(config.dataDir),
+    sqliteCacheMb: config.sqliteCacheMb,
     // One command's few writes: SQLite's own checkpoint at close is enough.
     backgroundCheckpoints: false,
   })

@@ -58,6 +58,8 @@ export interface Config extends SecurityConfig {
   publicUrl?: string
   /** Memory for cached response bodies (connectors, versions, version pages); 0 turns the cache off. */
   representationCacheMb: number
+  /** SQLite: the server connection's page cache. */
+  sqliteCacheMb: number
 }
 
 export class ConfigError extends Error {}
@@ -150,6 +152,13 @@ export function defaultLimits(): LimitsConfig {
   }
 }
 
+/**
+ * The page cache better-sqlite3's own build gives a connection (SQLITE_DEFAULT_CACHE_SIZE=-16000),
+ * set explicitly so it does not change with the driver's build. Within the 200 MB peak RSS of the
+ * benchmark's large catalogue (docs/performance.md, round 18).
+ */
+export const DEFAULT_SQLITE_CACHE_MB = 16
+
 export function loadConfig(env: Env = process.env): Config {
   const logLevel = (text(env, 'LOG_LEVEL') ?? 'info') as LogLevel
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`)
@@ -185,6 +194,7 @@ export function loadConfig(env: Env = process.env): Config {
     ...(redisUrl ? { redisUrl } : {}),
     apiKeyCacheTtlMs: integer(env, 'API_KEY_CACHE_TTL_MS', 2000, 0, 5000),
     representationCacheMb: integer(env, 'REPRESENTATION_CACHE_MB', 32, 0, 4096),
+    sqliteCacheMb: integer(env, 'SQLITE_CACHE_MB', DEFAULT_SQLITE_CACHE_MB, 1, 4096),
     limits,
   }
 }

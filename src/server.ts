@@ -11,6 +11,7 @@ export async function serve(config: Config): Promise<void> {
     databaseUrl: config.databaseUrl,
     poolMax: config.databasePoolMax,
     sqliteFile: sqliteFileIn(config.dataDir),
+    sqliteCacheMb: config.sqliteCacheMb,
   })
   if (config.migrateOnStart) await migrateToLatest(db)
   const app = await buildApp({

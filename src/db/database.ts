@@ -34,6 +34,8 @@ export interface DatabaseOptions {
    * (checkpointer.ts). Default on for a database file; short-lived commands turn it off.
    */
   backgroundCheckpoints?: boolean
+  /** SQLite: the connection's page cache; SQLite's (better-sqlite3's build) default when absent. */
+  sqliteCacheMb?: number
 }
 
 export function sqliteFileIn(dataDir: string): string {
@@ -68,6 +70,8 @@ export function openDatabase(options: DatabaseOptions): Db {
   sqlite.pragma('foreign_keys = ON')
   // WAL + NORMAL survives a process crash (kill -9) without losing committed transactions.
   sqlite.pragma('synchronous = NORMAL')
+  // A negative cache_size is in KiB.
+  if (options.sqliteCacheMb !== undefined) sqlite.pragma(`cache_size = -${options.sqliteCacheMb * 1024}`)
   const dataVersion = sqlite.prepare('pragma data_version').pluck()
   const memo = new ReadMemo(READ_MEMO_ENTRIES, () => dataVersion.get() as number)
   const checkpointer = file !== ':memory:' && options.backgroundCheckpoints !== false ? startCheckpointer(sqlite, file) : undefined
