@@ -113,6 +113,19 @@ export async function withPgClient<T>(url: string, work: (client: pg.Client) => 
   }
 }
 
+/**
+ * The server's settings (README "Configuration") that change its speed or memory. A run inherits
+ * them from the environment (targetEnv); the report names those set, so that a tuned run is never
+ * taken for one of the defaults.
+ */
+const TUNING_VARIABLES = ['SQLITE_CACHE_MB', 'REPRESENTATION_CACHE_MB', 'API_KEY_CACHE_TTL_MS', 'DATABASE_POOL_MAX', 'REDIS_URL']
+
+/** The tuning variables set in this environment, by name; a URL's value is left out (it may hold a password). */
+export function serverTuning(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const set = TUNING_VARIABLES.filter((name) => env[name] !== undefined && env[name]!.trim() !== '')
+  return Object.fromEntries(set.map((name) => [name, name.endsWith('_URL') ? '(set)' : env[name]!.trim()]))
+}
+
 /** Environment of every process started on a target: the server, the CLI, the baselines. */
 export function targetEnv(target: Target, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: target.dataDir, LOG_LEVEL: 'warn', ...extra }

@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { buildApp, createTarget, getAppDir, log, ROOT, serverCommand, setAppDir, type DialectName, type Target } from './common.ts'
+import { buildApp, createTarget, getAppDir, log, ROOT, serverCommand, serverTuning, setAppDir, type DialectName, type Target } from './common.ts'
 import type { LoadResult } from './load-generator.ts'
 import { explainHotQueries, type PlannedQuery } from './plans.ts'
 import { pinningOf, pinProcesses, rssMb, startBaseline, startLoadGenerator, startServer, watchCpu, watchIoCalls, watchRss, type LoadGenerator, type Service } from './processes.ts'
@@ -446,6 +446,8 @@ function markdown(options: Options, dialects: DialectResult[]): string {
   )
   const command = serverCommand()
   out.push(`Server: node ${[...command.nodeFlags, ...options.serverFlags, ...command.args.map((a) => (path.isAbsolute(a) ? path.relative(getAppDir(), a) : a))].join(' ')}.`)
+  const tuning = Object.entries(serverTuning())
+  out.push(tuning.length ? `Server settings from the environment: ${tuning.map(([k, v]) => `${k}=${v}`).join(', ')}.` : 'Server settings: the defaults.')
   for (const d of dialects) {
     out.push('', `### ${d.dialect === 'sqlite' ? 'SQLite' : 'PostgreSQL'}`, '')
     out.push('| Scenario | Catalogue | req/s | req/s by round | p50 ms | p99 ms | non-2xx + errors | peak RSS MB | × baseline | × bare HTTP | large/small | B/resp | CPU µs/req | I/O calls/req (r / w) | load gen CPU % |')
@@ -613,6 +615,7 @@ async function main(): Promise<void> {
         quick: options.quick,
         appDir: getAppDir(),
         serverFlags: options.serverFlags,
+        serverEnvironment: serverTuning(),
         connections: options.connections,
         warmupS: options.warmupS,
         durationS: options.durationS,
