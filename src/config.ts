@@ -58,7 +58,7 @@ export interface Config extends SecurityConfig {
   publicUrl?: string
   /** Memory for cached response bodies (connectors, versions, version pages); 0 turns the cache off. */
   representationCacheMb: number
-  /** SQLite: the server connection's page cache. */
+  /** SQLite: the page cache of the connection that serves requests (and the CLI's), in MiB. */
   sqliteCacheMb: number
 }
 
